@@ -1,0 +1,1 @@
+"""Benchmark environment adapters, installed as ``foresight.envs.<name>``."""

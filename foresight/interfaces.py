@@ -1,0 +1,223 @@
+"""The four roles every method is built from, and the unit of training (a :class:`Stage`).
+
+Keeping the roles apart is what makes comparisons honest: a leaderboard row can hold the :class:`Encoder` and
+the :class:`ActionHead` fixed and swap only the :class:`Foresight` module. The seed methods map onto them as
+
+========  ===========================  ===================================  ===============================
+method    Encoder (frozen, cacheable)  Foresight                            ActionHead
+========  ===========================  ===================================  ===============================
+CLaD      DecisionNCE image + text     cross-modal latent dynamics          FiLM-conditioned DDPM
+DreamVLA  MAE ViT, CLIP text           world-knowledge queries              DiT diffusion
+MoLA      video / text encoders        imagined video -> latent actions     DiT flow matching
+CLAP      DINO features                VQ action tokens + inverse dynamics  token policy + rectified flow
+dp        (observation encoders only)  none                                 DDPM
+========  ===========================  ===================================  ===============================
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from foresight.types import Batch, DatasetInfo, DataSpec, ForesightOutput
+
+
+class Encoder(nn.Module, ABC):
+    """Maps one kind of input (images of a view, instructions) to embeddings.
+
+    A frozen encoder sets :attr:`feature_id`: a string that changes whenever its outputs would (model id,
+    weights hash, preprocessing), so the feature cache can key its files on it and rebuild stale ones.
+    """
+
+    feature_id: str | None = None
+    output_dim: int
+
+    @abstractmethod
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` uint8 upright images -> ``(N, ...)`` float features."""
+
+    @abstractmethod
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """``N`` instructions -> ``(N, ...)`` float features."""
+
+
+class Foresight(nn.Module, ABC):
+    """Predicts the future in some space (latents, world knowledge, latent actions) from the present."""
+
+    @abstractmethod
+    def forward(self, batch: Batch) -> ForesightOutput:
+        """Foresight for conditioning a policy; uses only what is known at inference time."""
+
+    @abstractmethod
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Training losses by name; the total is ``losses["loss"]``."""
+
+
+class ActionHead(nn.Module, ABC):
+    """A conditional generative model over action chunks ``(B, horizon, action_dim)``."""
+
+    @abstractmethod
+    def loss(self, cond: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar training loss; ``mask`` ``(B, horizon)`` is True where an action is real (not padding)."""
+
+    @abstractmethod
+    def sample(self, cond: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw one action chunk per row of ``cond``."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training phase of a method: which submodules learn, and its default budget.
+
+    ``trainable`` names attributes of the method (``"dynamics"``, ``"policy"``); every other parameter is
+    frozen and its module kept in eval mode for the stage. ``steps``, ``batch_size`` and ``lr`` are the
+    paper's defaults for the stage; ``train.*`` on the command line overrides them. ``ema_decay`` turns on an
+    exponential moving average of the trainable weights (Diffusion Policy style), saved beside them and used
+    for evaluation.
+    """
+
+    name: str
+    trainable: tuple[str, ...]
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    ema_decay: float | None = None
+
+
+class Method(nn.Module, ABC):
+    """The unit that is registered, trained and evaluated; composes encoders, foresight and an action head.
+
+    Subclasses set :attr:`Config` to a dataclass (validated against configs and saved with checkpoints) and are
+    registered with :func:`foresight.registry.register_method`. A method sees normalised data only: the data
+    layer normalises, and the evaluation runner inverts the normalisation of predicted actions.
+    """
+
+    Config: ClassVar[type]
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: Any, info: DatasetInfo) -> None:
+        super().__init__()
+        self.config = config
+        self.info = info
+
+    @abstractmethod
+    def stages(self) -> list[Stage]:
+        """The training stages, in order (CLaD: ``dynamics`` then ``policy``; dp: ``policy``)."""
+
+    @abstractmethod
+    def data_spec(self, stage: str | None = None) -> DataSpec:
+        """What the given stage reads; ``None`` means evaluation (inference-time inputs)."""
+
+    @abstractmethod
+    def compute_loss(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
+        """The stage's scalar loss and the numbers to log."""
+
+    @abstractmethod
+    def predict_action_chunk(self, batch: Batch, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(B, horizon, action_dim)`` normalised actions from inference-time inputs."""
+
+    def forward(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training entry point: the trainer calls the (possibly DDP-wrapped) module, so sync and autocast apply."""
+        return self.compute_loss(batch, stage)
+
+    def reset(self) -> None:
+        """Forget any per-episode state before a new evaluation episode."""
+
+    def on_optimizer_step(self, stage: str, step: int) -> None:
+        """Called after every optimizer step (CLaD updates its EMA target encoders here)."""
+
+    def stage(self, name: str) -> Stage:
+        stages = self.stages()
+        for stage in stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"method {self.name!r} has no stage {name!r}; its stages are {[s.name for s in stages]}")
+
+    def trainable_parameters(self, stage: Stage) -> Iterator[nn.Parameter]:
+        for attr in stage.trainable:
+            module = getattr(self, attr, None)
+            if not isinstance(module, nn.Module):
+                raise AttributeError(f"stage {stage.name!r} trains {attr!r}, which is not a submodule of {self.name!r}")
+            yield from module.parameters()
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One evaluation episode as the protocol defines it: a task, a trial, and the initial state to use.
+
+    ``key`` is unique within a suite and stable across runs; the evaluation runner uses it to skip episodes
+    already in the results file when it resumes.
+    """
+
+    task_index: int
+    task: str
+    trial: int
+    init_index: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.task_index:03d}/{self.trial:03d}"
+
+
+@dataclass
+class StepResult:
+    """What one environment step reports back to the runner."""
+
+    observation: Any  # foresight.types.Observation
+    success: bool  # the simulator's own success check (CALVIN: the whole chain so far)
+    done: bool  # the episode is over (success, failure, or step limit)
+    info: dict[str, Any]
+
+
+class RolloutEnv(ABC):
+    """One live simulator. Created lazily inside a worker process, never in the trainer or the main process."""
+
+    @abstractmethod
+    def reset(self, episode: EpisodeSpec) -> Any:
+        """Put the simulator in the episode's initial state (after the protocol's warm-up) -> Observation."""
+
+    @abstractmethod
+    def step(self, action: Any) -> StepResult:
+        """Apply one unnormalised action ``(action_dim,)``; the env counts steps against the protocol's limit."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the simulator and its rendering context."""
+
+
+class EnvSuite(ABC):
+    """A benchmark suite under a protocol: its tasks, the episodes to run, and how to make simulators.
+
+    Everything that defines the protocol (trials, seeds, step limits, warm-up, image convention, replanning)
+    lives in the suite's ``Config`` dataclass and is returned by :meth:`protocol`, which the runner records
+    with every result.
+    """
+
+    Config: ClassVar[type]
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abstractmethod
+    def episodes(self) -> list[EpisodeSpec]:
+        """Every episode of the protocol, in a fixed order."""
+
+    @abstractmethod
+    def protocol(self) -> dict[str, Any]:
+        """JSON-serialisable description of everything that defines the measurement."""
+
+    @abstractmethod
+    def make_env(self) -> RolloutEnv:
+        """Build one simulator; called once per worker process."""
+
+    @abstractmethod
+    def summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Aggregate per-episode results (success per task with intervals; CALVIN: 1..5 in a row, avg length)."""

@@ -1,0 +1,1 @@
+"""Benchmark-specific methods, installed as ``foresight.methods.<name>``."""

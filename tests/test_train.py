@@ -1,0 +1,235 @@
+"""The trainer end to end on the demo dataset (official LIBERO HDF5 schema), in-process and under accelerate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from foresight import checkpoint
+from foresight.interfaces import Method, Stage
+from foresight.registry import register_method
+from foresight.train import main
+from foresight.types import ACTION, ACTION_IS_PAD, STATE, Batch, DataSpec, image_key
+
+
+@dataclass
+class TinyConfig:
+    hidden: int = 16
+    steps_a: int = 6
+    steps_b: int = 6
+    ema_decay: float | None = None
+
+
+@register_method("tiny_two_stage")
+class TinyTwoStage(Method):
+    """Two stages like CLaD (an encoder, then a head on the frozen encoder), small enough to train in a second.
+
+    It reads pixels (so augmentation in DataLoader workers matters), uses dropout and draws noise (so the
+    torch RNG matters): everything an exact resume must restore.
+    """
+
+    Config = TinyConfig
+
+    def __init__(self, config: TinyConfig, info) -> None:
+        super().__init__(config, info)
+        proprio = info.proprio_dim(("joint_states",))
+        self.encoder = nn.Sequential(nn.Linear(proprio + 3, config.hidden), nn.Dropout(0.1), nn.Tanh())
+        self.aux = nn.Linear(config.hidden, proprio)
+        self.head = nn.Linear(config.hidden, 2 * info.action_dim)
+
+    def stages(self) -> list[Stage]:
+        c = self.config
+        return [
+            Stage("a", ("encoder", "aux"), steps=c.steps_a, batch_size=8, lr=1e-2, warmup_steps=1),
+            Stage("b", ("head",), steps=c.steps_b, batch_size=8, lr=1e-2, ema_decay=c.ema_decay),
+        ]
+
+    def data_spec(self, stage: str | None = None) -> DataSpec:
+        return DataSpec(obs_offsets=(0,), action_offsets=(0, 1), views=("agentview",), proprio_keys=("joint_states",))
+
+    def _encode(self, batch: Batch) -> torch.Tensor:
+        pixels = batch[image_key("agentview")][:, -1].float().mean(dim=(-1, -2)) / 255.0
+        return self.encoder(torch.cat([batch[STATE][:, -1], pixels], dim=-1))
+
+    def compute_loss(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
+        z = self._encode(batch)
+        if stage == "a":
+            noisy = batch[STATE][:, -1] + 0.01 * torch.randn_like(batch[STATE][:, -1])
+            return nn.functional.mse_loss(self.aux(z), noisy), {}
+        return self._action_loss(z, batch), {}
+
+    def _action_loss(self, z: torch.Tensor, batch: Batch) -> torch.Tensor:
+        real = (~batch[ACTION_IS_PAD]).unsqueeze(-1).float()
+        error = (self.head(z).view_as(batch[ACTION]) - batch[ACTION]) ** 2 * real
+        return error.sum() / real.sum().clamp(min=1)
+
+    def predict_action_chunk(self, batch: Batch, *, generator=None) -> torch.Tensor:
+        return self.head(self._encode(batch)).view(-1, 2, self.info.action_dim)
+
+
+@pytest.fixture(scope="module")
+def demo_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("demo")
+
+
+def run(demo_path: Path, run_dir: Path, *args: str) -> int:
+    return main(
+        [
+            "method=tiny_two_stage",
+            "data=demo",
+            f"data.path={demo_path}",
+            f"run_dir={run_dir}",
+            "train.logger=none",
+            "train.num_workers=0",
+            "train.log_every=1",
+            "train.checkpoint_every=2",
+            *args,
+        ]
+    )
+
+
+def losses(run_dir: Path, stage: str) -> list[tuple[int, float]]:
+    lines = (run_dir / stage / "metrics.jsonl").read_text().splitlines()
+    return [(r["step"], r["loss"]) for r in map(json.loads, lines) if "loss" in r]
+
+
+def final_weights(run_dir: Path, stage: str) -> dict[str, torch.Tensor]:
+    return load_file(str(checkpoint.final_checkpoint(run_dir / stage) / checkpoint.MODEL_FILE))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_run_stopped_and_resumed_matches_an_uninterrupted_one(demo_path, tmp_path, workers):
+    extra = [f"train.num_workers={workers}", "data.augment.enabled=true"]
+    assert run(demo_path, tmp_path / "full", *extra) == 0
+    assert run(demo_path, tmp_path / "split", *extra, "train.stop_at_step=3") == 0
+    assert checkpoint.final_checkpoint(tmp_path / "split" / "a") is None  # really stopped inside stage a
+    assert run(demo_path, tmp_path / "split", *extra) == 0
+
+    for stage in ("a", "b"):
+        full, split = losses(tmp_path / "full", stage), losses(tmp_path / "split", stage)
+        assert [s for s, _ in full] == [s for s, _ in split] == list(range(1, 7))
+        assert [v for _, v in split] == pytest.approx([v for _, v in full], rel=1e-6, abs=1e-7)
+        expected, resumed = final_weights(tmp_path / "full", stage), final_weights(tmp_path / "split", stage)
+        for name in expected:
+            torch.testing.assert_close(resumed[name], expected[name], rtol=1e-6, atol=1e-7)
+
+
+def test_stage_b_starts_from_stage_a_and_leaves_it_unchanged(demo_path, tmp_path):
+    assert run(demo_path, tmp_path / "r", "method.ema_decay=0.5") == 0
+    after_a, after_b = final_weights(tmp_path / "r", "a"), final_weights(tmp_path / "r", "b")
+    for name in after_a:
+        if name.startswith(("encoder.", "aux.")):
+            assert torch.equal(after_a[name], after_b[name]), name
+    assert not torch.equal(after_a["head.weight"], after_b["head.weight"])  # the head did train
+
+    # EMA of the trainable weights is saved, and evaluation loads it instead of the raw weights
+    final_b = checkpoint.final_checkpoint(tmp_path / "r" / "b")
+    ema = load_file(str(final_b / checkpoint.EMA_FILE))
+    policy = checkpoint.load_policy(tmp_path / "r")
+    assert policy.path == final_b
+    torch.testing.assert_close(policy.method.head.weight, ema["head.weight"])
+    assert not torch.equal(ema["head.weight"], after_b["head.weight"])
+    assert policy.provenance["stage"] == "b" and policy.provenance["step"] == 6
+    assert not policy.method.training
+
+
+def test_stage_alone_loads_the_earlier_stage_or_says_how_to_get_it(demo_path, tmp_path, capsys):
+    assert run(demo_path, tmp_path / "r", "stage=b") == 2
+    assert "stage 'b' starts from the weights of stage 'a'" in capsys.readouterr().err
+    assert run(demo_path, tmp_path / "r", "stage=a") == 0
+    assert run(demo_path, tmp_path / "r", "stage=b") == 0
+    encoder_a = final_weights(tmp_path / "r", "a")["encoder.0.weight"]
+    assert torch.equal(encoder_a, final_weights(tmp_path / "r", "b")["encoder.0.weight"])
+
+
+def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path):
+    assert run(demo_path, tmp_path / "r", "train.keep_last=1") == 0
+    stage_dir = tmp_path / "r" / "a"
+    assert [p.name for p in checkpoint.list_checkpoints(stage_dir)] == ["step_0000006"]
+    ckpt = checkpoint.final_checkpoint(stage_dir)
+    checkpoint.verify(ckpt)
+    meta = json.loads((ckpt / checkpoint.META_FILE).read_text())
+    assert meta["stage"] == "a" and meta["step"] == 6 and meta["method"] == "tiny_two_stage"
+    assert meta["version"] and meta["data_fingerprint"]
+    assert "tiny_two_stage" in (ckpt / checkpoint.CONFIG_FILE).read_text()
+    info = json.loads((ckpt / checkpoint.INFO_FILE).read_text())
+    assert info["action_dim"] == 7 and info["proprio_dims"]["joint_states"] == 7
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["method=nonexistent"], "unknown method 'nonexistent'"),
+        (["method.hiden=3"], "unknown key 'hiden' in method. Did you mean 'hidden'?"),
+        (["train.steps=abc"], "train.steps = 'abc': expected int or null"),
+        (["train.mixed_precision=fp8"], "train.mixed_precision='fp8': expected 'no', 'bf16' or 'fp16'"),
+        (["data.format=libero_hdf5", "data.path=/nonexistent/libero"], "/nonexistent/libero"),
+    ],
+)
+def test_bad_input_is_one_clear_message(demo_path, tmp_path, capsys, args, message):
+    assert run(demo_path, tmp_path / "r", *args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_truncated_checkpoint_on_resume_is_a_clear_error(demo_path, tmp_path, capsys):
+    assert run(demo_path, tmp_path / "r", "train.stop_at_step=3") == 0
+    latest = checkpoint.list_checkpoints(tmp_path / "r" / "a")[-1]
+    weights = latest / checkpoint.MODEL_FILE
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert run(demo_path, tmp_path / "r") == 2
+    assert f"{weights} is corrupted or truncated" in capsys.readouterr().err
+
+
+def test_resume_never_refuses_to_touch_an_existing_run(demo_path, tmp_path, capsys):
+    assert run(demo_path, tmp_path / "r", "train.stop_at_step=2") == 0
+    assert run(demo_path, tmp_path / "r", "train.resume=never") == 2
+    assert "already has checkpoints and train.resume=never" in capsys.readouterr().err
+
+
+def accelerate_launch(*args: str, processes: int = 1, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(processes),
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "foresight.train", *args,
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+DP_TINY = [
+    "method=dp",
+    "method.vision_width=8",
+    "method.hidden_dim=32",
+    "method.views=[agentview]",
+    "train.batch_size=8",
+    "train.logger=tensorboard",
+    "train.num_workers=0",
+    "train.checkpoint_every=2",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_accelerate_launch_trains_dp_on_cpu(demo_path, tmp_path, processes):
+    result = accelerate_launch(
+        *DP_TINY, "data=demo", f"data.path={demo_path}", f"run_dir={tmp_path / 'r'}", "train.steps=4",
+        processes=processes, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resolved config:" in result.stdout
+    final = checkpoint.final_checkpoint(tmp_path / "r" / "policy")
+    assert final is not None and final.name == "step_0000004"
+    assert list((tmp_path / "r" / "tb").rglob("events.out.tfevents.*"))
+    policy = checkpoint.load_policy(tmp_path / "r")
+    assert policy.method.name == "dp"
