@@ -18,7 +18,8 @@ Batch keys (``B`` = batch, ``O`` = number of observation offsets, ``A`` = number
                                        from the feature cache or computed on the fly
 ``features.<encoder>.instruction``     ``(B, ...)`` float: the same encoder's instruction embedding
 ``instruction``                        ``list[str]`` of length ``B``
-``task_index``                         ``(B,)`` int64 index into :attr:`DatasetInfo.tasks`
+``task_index``                         ``(B,)`` int64 index into :attr:`DatasetInfo.tasks`; ``-1`` at
+                                       evaluation when the env's task is not one of the training tasks
 =====================================  =====================================================================
 """
 
@@ -131,7 +132,10 @@ NORMALIZATION_MODES = ("min_max", "mean_std", "identity")
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """The facts about a dataset a method needs to build itself (dimensions, views, tasks)."""
+    """The facts about a dataset a method needs to build itself (dimensions, views, tasks).
+
+    ``image_shapes`` are ``(3, H, W)`` per view, as images appear in batches.
+    """
 
     action_dim: int
     proprio_dims: Mapping[str, int]

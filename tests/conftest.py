@@ -1,8 +1,16 @@
-"""Test-wide settings: no hub access, deterministic threads, small temp dirs."""
+"""Test-wide settings: no hub access, one torch thread.
+
+One thread because CI machines have 2 cores and several tests run subprocesses or DataLoader workers beside the
+main process: oversubscribed torch threads made a small overfit loop ~9x slower there.
+"""
 
 import os
+
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+torch.set_num_threads(1)
