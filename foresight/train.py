@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from foresight.factory import method_config
 from foresight.interfaces import Method, Stage
 from foresight.nn.ema import EMA
 from foresight.sampler import EpochIndexed, GlobalBatchSampler
+from foresight.types import DataSpec
 
 
 @dataclass
@@ -57,6 +58,7 @@ class TrainConfig:
     stop_at_step: int | None = None
     logger: str = "tensorboard"
     init_from: str | None = None
+    feature_cache: bool = True
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "bf16", "fp16"):
@@ -259,8 +261,9 @@ class Trainer:
         if ema is not None:
             ema.to(self.accelerator.device)
         self._set_modes(method, stage)
-        loader = self._loader(spec, normalizer, plan, start_step)
-        val_loader = self._val_loader(spec, normalizer, plan)
+        spec, extras = self._features(spec)
+        loader = self._loader(spec, normalizer, plan, start_step, extras)
+        val_loader = self._val_loader(spec, normalizer, plan, extras)
         try:
             self._loop(model, method, plan, optimizer, scheduler, ema, loader, val_loader, normalizer, start_step)
         except StopRequested:
@@ -284,7 +287,32 @@ class Trainer:
             )
         return plan.batch_size // accum
 
-    def _loader(self, spec: Any, normalizer: Normalizer, plan: StagePlan, start_step: int) -> DataLoader:
+    def _features(self, spec: DataSpec) -> tuple[DataSpec, list]:
+        """Frozen-encoder features from the on-disk cache (built once, on the main process first).
+
+        When the cached features cover every view the stage reads, pixels are not decoded at all: this is where
+        most of the training speed on a frozen VLM comes from. With ``train.feature_cache=false`` the method
+        computes features from pixels on the fly instead (needed when augmenting images).
+        """
+        if not spec.features or not self.train_cfg.feature_cache:
+            return spec, []
+        if self.run.data.augment.enabled:
+            raise ConfigError(
+                "data.augment.enabled=true with cached features: the cache holds features of un-augmented frames. "
+                "Set train.feature_cache=false to encode augmented pixels on the fly, or turn augmentation off"
+            )
+        from foresight.data.cache import feature_extras
+
+        with self.accelerator.main_process_first():
+            extras = feature_extras(self.dataset, spec, self.accelerator.device, progress=self.is_main)
+        covered = {source for feature in spec.features for source in feature.sources}
+        if set(spec.views) <= covered:
+            spec = replace(spec, load_pixels=False)
+        return spec, extras
+
+    def _loader(
+        self, spec: DataSpec, normalizer: Normalizer, plan: StagePlan, start_step: int, extras: list
+    ) -> DataLoader:
         windows = WindowDataset(
             self.dataset,
             spec,
@@ -292,6 +320,7 @@ class Trainer:
             episode_indices=self._split()[0],
             augment=Augment.from_config(self.run.data.augment),
             seed=self.run.seed,
+            extras=extras,
         )
         sampler = GlobalBatchSampler(
             len(windows),
@@ -313,11 +342,13 @@ class Trainer:
             generator=torch.Generator().manual_seed(self.run.seed),
         )
 
-    def _val_loader(self, spec: Any, normalizer: Normalizer, plan: StagePlan) -> DataLoader | None:
+    def _val_loader(self, spec: DataSpec, normalizer: Normalizer, plan: StagePlan, extras: list) -> DataLoader | None:
         val_idx = self._split()[1]
         if len(val_idx) == 0:
             return None
-        windows = WindowDataset(self.dataset, spec, normalizer, episode_indices=val_idx, seed=self.run.seed)
+        windows = WindowDataset(
+            self.dataset, spec, normalizer, episode_indices=val_idx, seed=self.run.seed, extras=extras
+        )
         size = min(self._micro_batch(plan) // self.accelerator.num_processes, len(windows))
         generator = torch.Generator().manual_seed(self.run.seed)
         return DataLoader(windows, batch_size=size, shuffle=True, generator=generator, drop_last=True)

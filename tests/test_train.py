@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
@@ -15,10 +16,11 @@ from safetensors.torch import load_file
 from torch import nn
 
 from foresight import checkpoint
-from foresight.interfaces import Method, Stage
+from foresight.encoders import register_encoder
+from foresight.interfaces import Encoder, Method, Stage
 from foresight.registry import register_method
 from foresight.train import main
-from foresight.types import ACTION, ACTION_IS_PAD, STATE, Batch, DataSpec, image_key
+from foresight.types import ACTION, ACTION_IS_PAD, STATE, Batch, DataSpec, FeatureSpec, feature_key, image_key
 
 
 @dataclass
@@ -233,3 +235,62 @@ def test_accelerate_launch_trains_dp_on_cpu(demo_path, tmp_path, processes):
     assert list((tmp_path / "r" / "tb").rglob("events.out.tfevents.*"))
     policy = checkpoint.load_policy(tmp_path / "r")
     assert policy.method.name == "dp"
+
+
+class MeanColour(Encoder):
+    """A frozen 'VLM' whose features are checkable by hand: mean colour per image, length per instruction."""
+
+    output_dim = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.feature_id = "test-mean-colour-v1"
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().mean(dim=(-1, -2)) / 255.0
+
+    def encode_text(self, texts) -> torch.Tensor:
+        return torch.tensor([[len(t) / 100.0] * 3 for t in texts])
+
+
+register_encoder("test_mean_colour")(MeanColour)
+ENCODER = MeanColour()
+FEATURES = FeatureSpec(name="test_mean_colour", encoder="test_mean_colour", sources=("agentview", "instruction"))
+
+
+@register_method("tiny_features")
+class TinyFeatures(TinyTwoStage):
+    """Reads the frozen encoder's features, from the batch when cached, else computed from pixels."""
+
+    seen_pixels: ClassVar[list[bool]] = []
+
+    def data_spec(self, stage: str | None = None) -> DataSpec:
+        return replace(super().data_spec(stage), features=(FEATURES,))
+
+    def _encode(self, batch: Batch) -> torch.Tensor:
+        key = feature_key("test_mean_colour", "agentview")
+        TinyFeatures.seen_pixels.append(image_key("agentview") in batch)
+        if key not in batch:
+            frames = batch[image_key("agentview")]
+            batch[key] = ENCODER.encode_images(frames.flatten(0, 1)).view(*frames.shape[:2], -1)
+        return self.encoder(torch.cat([batch[STATE][:, -1], batch[key][:, -1].float()], dim=-1))
+
+
+def test_cached_features_train_exactly_like_on_the_fly_ones_without_decoding_pixels(demo_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("FORESIGHT_CACHE", str(tmp_path / "cache"))
+    args = ["method=tiny_features", "method.steps_b=1"]
+    TinyFeatures.seen_pixels = []
+    assert run(demo_path, tmp_path / "cached", *args) == 0
+    assert not any(TinyFeatures.seen_pixels)  # the cache covered the view: no image was decoded
+    assert list((tmp_path / "cache").rglob("*.npy"))
+    TinyFeatures.seen_pixels = []
+    assert run(demo_path, tmp_path / "live", *args, "train.feature_cache=false") == 0
+    assert all(TinyFeatures.seen_pixels)
+    cached, live = losses(tmp_path / "cached", "a"), losses(tmp_path / "live", "a")
+    assert [v for _, v in cached] == pytest.approx([v for _, v in live], rel=1e-5)
+
+
+def test_cached_features_with_augmentation_is_refused(demo_path, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FORESIGHT_CACHE", str(tmp_path / "cache"))
+    assert run(demo_path, tmp_path / "r", "method=tiny_features", "data.augment.enabled=true") == 2
+    assert "train.feature_cache=false" in capsys.readouterr().err
