@@ -114,6 +114,8 @@ class Trainer:
             except ImportError as exc:
                 raise ConfigError("train.logger=wandb needs the wandb package: pip install 'foresight[wandb]'") from exc
         self.accelerator = Accelerator(
+            # Without CUDA, `cpu=True` is what makes a multi-process launch (torchrun) form a gloo process group.
+            cpu=not torch.cuda.is_available(),
             mixed_precision=self.train_cfg.mixed_precision,
             log_with=log_with,
             project_dir=str(self.run_dir),
@@ -132,6 +134,8 @@ class Trainer:
         """Train the selected stages; returns ``"done"`` or ``"stopped"`` (resumable)."""
         set_seed(self.run.seed)
         self.print(f"resolved config:\n{to_yaml(self.cfg)}")
+        acc = self.accelerator
+        self.print(f"processes: {acc.num_processes} ({acc.distributed_type.value}), device: {acc.device}")
         self.dataset = open_dataset(self.run.data)
         method = self.method_cls(self.method_cfg, self.dataset.info)
         self.intended_grad = {name: p.requires_grad for name, p in method.named_parameters()}

@@ -200,9 +200,12 @@ def test_resume_never_refuses_to_touch_an_existing_run(demo_path, tmp_path, caps
 
 
 def accelerate_launch(*args: str, processes: int = 1, cwd: Path) -> subprocess.CompletedProcess:
+    """``accelerate launch`` as a user types it; on a CPU-only machine ``--multi_gpu`` starts torchrun processes
+    that the trainer joins into a gloo group (``--cpu`` alone always runs one process)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    mode = ["--multi_gpu"] if processes > 1 else []
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(processes),
+        sys.executable, "-m", "accelerate.commands.launch", *mode, "--num_processes", str(processes),
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
         "-m", "foresight.train", *args,
     ]  # fmt: skip
@@ -230,8 +233,10 @@ def test_accelerate_launch_trains_dp_on_cpu(demo_path, tmp_path, processes):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resolved config:" in result.stdout
+    assert f"processes: {processes} ({'MULTI_CPU' if processes > 1 else 'NO'})" in result.stdout
     final = checkpoint.final_checkpoint(tmp_path / "r" / "policy")
     assert final is not None and final.name == "step_0000004"
+    assert sorted(p.name for p in final.glob("rng_*.pt")) == [f"rng_{rank}.pt" for rank in range(processes)]
     assert list((tmp_path / "r" / "tb").rglob("events.out.tfevents.*"))
     policy = checkpoint.load_policy(tmp_path / "r")
     assert policy.method.name == "dp"

@@ -1,0 +1,55 @@
+"""From predicted action chunks to the actions an episode executes: receding horizon or temporal ensembling.
+
+Both are protocol options (``env.replan_every``, ``env.temporal_ensemble``) because they change success rates:
+openpi executes 5 actions of each chunk before replanning; ACT and LBP query the policy every step and average
+the predictions that overlap the current step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ActionQueue:
+    """Per-episode bookkeeping of predicted chunks.
+
+    A chunk predicted at time ``t`` holds actions for ``t, t+1, ...``. With ``ensemble_decay=None`` the first
+    ``replan_every`` actions of the newest chunk are executed. With ``ensemble_decay=k`` the action for step ``s``
+    averages every stored chunk's prediction for ``s`` with weights ``exp(-k * i)``, where ``i = 0`` is the
+    oldest prediction: ACT's temporal ensembling (Zhao et al. 2023, §3.3; ``exp_weights = np.exp(-k *
+    np.arange(n))`` over the predictions ordered oldest first in its ``imitate_episodes.py``), so older
+    predictions weigh more and ``k`` sets how fast new ones are let in.
+    """
+
+    def __init__(self, replan_every: int, ensemble_decay: float | None = None) -> None:
+        if replan_every < 1:
+            raise ValueError(f"replan_every must be at least 1, got {replan_every}")
+        if ensemble_decay is not None and not ensemble_decay >= 0:
+            raise ValueError(f"the temporal-ensembling decay k must be non-negative, got {ensemble_decay}")
+        self.replan_every = replan_every
+        self.ensemble_decay = ensemble_decay
+        self._chunks: list[tuple[int, np.ndarray]] = []
+
+    def reset(self) -> None:
+        self._chunks.clear()
+
+    def plan(self, t: int, chunk: np.ndarray) -> np.ndarray:
+        """Record ``chunk`` (``(L, action_dim)``, starting at step ``t``) and return the next actions to execute."""
+        if chunk.ndim != 2:
+            raise ValueError(f"an action chunk must be (length, action_dim), got shape {chunk.shape}")
+        length = chunk.shape[0]
+        if self.replan_every > length:
+            raise ValueError(
+                f"replan_every={self.replan_every} exceeds the {length} actions the policy predicts from the current "
+                f"step: set env.replan_every to at most {length}"
+            )
+        if self.ensemble_decay is None:
+            return chunk[: self.replan_every].copy()
+        self._chunks = [(start, c) for start, c in self._chunks if start + len(c) > t]
+        self._chunks.append((t, chunk))
+        actions = []
+        for step in range(t, t + self.replan_every):
+            predictions = [c[step - start] for start, c in self._chunks if start <= step < start + len(c)]
+            weights = np.exp(-self.ensemble_decay * np.arange(len(predictions)))
+            actions.append(np.tensordot(weights / weights.sum(), np.stack(predictions), axes=1))
+        return np.stack(actions).astype(chunk.dtype, copy=False)

@@ -1,0 +1,128 @@
+"""``python -m foresight.eval checkpoint=<run or checkpoint dir> env=<name> [env.* eval.*]``.
+
+``env=libero_10`` loads ``configs/env/libero_10.yaml`` (its ``name:`` picks the registered suite and the rest is
+validated against that suite's Config); ``env.<key>=...`` changes the protocol, ``eval.<key>=...`` only how it
+is run (:class:`foresight.eval.config.EvalConfig`). The method, its data layout and normalisation come from the
+checkpoint. The same command under ``accelerate launch`` shards the episodes over the processes.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from foresight.config import GROUPS, ConfigError, available, load_group, parse_overrides, validate
+from foresight.eval.config import EvalConfig
+
+TOP_LEVEL = ("checkpoint", "env", "eval")
+
+
+@dataclass
+class EvalRun:
+    """A parsed command line: where the weights are, the env section (validated by its suite), ``eval.*``."""
+
+    checkpoint: str
+    env: DictConfig
+    env_label: str
+    eval: EvalConfig
+
+
+def parse_args(args: list[str]) -> EvalRun:
+    """Compose and validate the command line; a :class:`ConfigError` names the offending key or value."""
+    choices, dotted = parse_overrides(args)
+    other_groups = sorted(set(choices) - {"env"})
+    if other_groups:
+        raise ConfigError(
+            f"{', '.join(other_groups)} cannot be chosen for an evaluation: the method and its data come from the "
+            "checkpoint. Give checkpoint=<run or checkpoint dir>, env=<name>, and env.* / eval.* overrides"
+        )
+    if "env" not in choices:
+        raise ConfigError(f"choose an environment with env=<name>; shipped: {', '.join(available('env')) or 'none'}")
+    cfg = OmegaConf.create({"checkpoint": None, "env": load_group("env", choices["env"]), "eval": {}})
+    for key, value in dotted:
+        top = key.split(".")[0]
+        if top not in TOP_LEVEL or (top == "checkpoint" and key != "checkpoint"):
+            known = ", ".join(f"{k}=" if k == "checkpoint" else f"{k}.*" for k in TOP_LEVEL)
+            hint = " (env is chosen with env=<name>)" if key in GROUPS else ""
+            raise ConfigError(f"unknown key {key!r} for an evaluation{hint}; valid: {known}")
+        OmegaConf.update(cfg, key, value, merge=True)
+    if cfg.checkpoint is None:
+        raise ConfigError("give the policy to evaluate with checkpoint=<run dir or checkpoint dir>")
+    return EvalRun(
+        checkpoint=str(cfg.checkpoint),
+        env=cfg.env,
+        env_label=Path(choices["env"]).stem,
+        eval=validate(cfg.eval, EvalConfig, "eval"),
+    )
+
+
+def default_out_dir(ckpt: Path, env_label: str) -> Path:
+    """``<run>/eval/<stage>-<step>/<env>``: beside the checkpoints, not inside one, which training may prune."""
+    if ckpt.parent.name == "checkpoints":
+        return ckpt.parents[2] / "eval" / f"{ckpt.parents[1].name}-{ckpt.name}" / env_label
+    return ckpt / "eval" / env_label
+
+
+def _rate(row: dict[str, Any]) -> str:
+    rate, ci = row.get("success_rate"), row.get("ci95")
+    if rate is None:
+        return "no episodes"
+    interval = f"  [{100 * ci[0]:5.1f}, {100 * ci[1]:5.1f}]" if ci else ""
+    return f"{100 * rate:5.1f}%{interval}  ({row.get('successes')}/{row.get('episodes')})"
+
+
+def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
+    results = summary["results"] or {}
+    for row in results.get("per_task", []):
+        if row.get("episodes"):
+            print(f"  task {row['task_index']:>3}  {row['task'][:56]:<56}  {_rate(row)}")
+    if "success_rate" in results:
+        print(f"  {results.get('suite', summary['env'])}: {_rate(results)}  (Wilson 95% interval)")
+    counts, timing = summary["episodes"], summary["timing"]
+    if counts["error"] or counts["missing"]:
+        print(f"  {counts['error']} episodes failed with errors, {counts['missing']} missing: see {out_dir}")
+    rate = timing["env_steps_per_s"]
+    share = timing["policy_share"]
+    print(
+        f"  {timing['episodes_run']} episodes this session in {timing['wall_s']:.1f} s"
+        + (f", {rate:.1f} env steps/s" if rate else "")
+        + (f", policy {100 * share:.0f}% of the time" if share is not None else "")
+    )
+    lb = summary["leaderboard"]
+    where = f"{out_dir}/summary.json" + (f" and {out_dir}/{lb['file']}" if lb["written"] else "")
+    print(f"  written: {where}" + ("" if lb["written"] else f"  (no leaderboard result: {lb['reason']})"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    from foresight.checkpoint import CheckpointError, load_policy
+    from foresight.eval.results import EPISODES_FILE, EvalError
+    from foresight.eval.runner import evaluate, process_state
+    from foresight.factory import build_env
+    from foresight.registry import RegistryError
+
+    out_dir = None
+    try:
+        run = parse_args(args)
+        suite = build_env(run.env)
+        state = process_state()
+        loaded = load_policy(run.checkpoint, device=run.eval.device or state.device)
+        out_dir = Path(run.eval.out) if run.eval.out else default_out_dir(loaded.path, run.env_label)
+        summary = evaluate(suite, loaded, run.eval, out_dir, label=run.env_label, state=state)
+    except (ConfigError, CheckpointError, EvalError, RegistryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        where = f" (finished episodes are in {out_dir / EPISODES_FILE})" if out_dir else ""
+        print(f"\ninterrupted: re-run the same command to resume{where}", file=sys.stderr)
+        return 130
+    if summary is not None:
+        print_summary(summary, out_dir)
+    return 0

@@ -1,0 +1,82 @@
+"""Observation history of one live episode, stacked at the policy's past offsets exactly as in training.
+
+The data layer clamps an offset that falls before the first frame of an episode to that first frame and flags
+it in ``observation.is_pad`` (:class:`foresight.types.DataSpec`); a policy evaluated any other way (zeros, or
+refusing to act until enough frames exist) sees inputs it was never trained on. This module lives in the
+simulator worker and imports NumPy only, so the history costs no inter-process traffic until the policy asks.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from foresight.types import Observation
+
+
+class ObservationHistory:
+    """The last ``-min(offsets) + 1`` frames of an episode; :meth:`stack` reads them at ``offsets``."""
+
+    def __init__(self, offsets: Sequence[int]) -> None:
+        offsets = tuple(int(o) for o in offsets)
+        if not offsets or any(o > 0 for o in offsets) or list(offsets) != sorted(set(offsets)):
+            raise ValueError(
+                f"observation offsets at evaluation must be increasing and <= 0 (the future is unknown), got {offsets}"
+            )
+        self.offsets = offsets
+        self._frames: deque[Any] = deque(maxlen=1 - offsets[0])
+        self._count = 0
+
+    def clear(self) -> None:
+        """Start a new episode (or a new CALVIN subtask): the next frame becomes the first."""
+        self._frames.clear()
+        self._count = 0
+
+    def push(self, frame: Any) -> None:
+        self._frames.append(frame)
+        self._count += 1
+
+    def stack(self) -> tuple[list[Any], np.ndarray]:
+        """Frames at each offset from the newest one (clamped to the first frame) and the ``is_pad`` flags."""
+        if self._count == 0:
+            raise RuntimeError("ObservationHistory.stack() before any frame was pushed")
+        now = self._count - 1
+        oldest_kept = self._count - len(self._frames)
+        frames, pad = [], []
+        for offset in self.offsets:
+            index = now + offset
+            pad.append(index < 0)
+            frames.append(self._frames[max(index, 0) - oldest_kept])
+        return frames, np.asarray(pad, dtype=bool)
+
+
+def pack(
+    frames: list[Observation], is_pad: np.ndarray, views: Sequence[str], proprio_keys: Sequence[str]
+) -> dict[str, Any]:
+    """Stacked frames as the arrays the main process batches: images ``(O, H, W, 3)``, proprio ``(O, P)``."""
+    latest = frames[-1]
+    missing_views = [v for v in views if v not in latest.images]
+    if missing_views:
+        raise KeyError(
+            f"the policy reads views {missing_views}, which the environment does not render; it renders "
+            f"{sorted(latest.images)}"
+        )
+    missing_keys = [k for k in proprio_keys if k not in latest.proprio]
+    if missing_keys:
+        raise KeyError(
+            f"the policy reads proprio keys {missing_keys}, which the environment does not report; it reports "
+            f"{sorted(latest.proprio)}"
+        )
+    images = {view: np.stack([np.asarray(f.images[view], dtype=np.uint8) for f in frames]) for view in views}
+    proprio = None
+    if proprio_keys:
+        proprio = np.stack(
+            [
+                np.concatenate([np.asarray(f.proprio[k], dtype=np.float32).reshape(-1) for k in proprio_keys])
+                for f in frames
+            ]
+        )
+    return {"images": images, "proprio": proprio, "is_pad": is_pad, "instruction": latest.instruction}

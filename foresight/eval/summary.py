@@ -1,0 +1,146 @@
+"""``<out>/summary.json`` (every evaluation) and ``<out>/result.json`` (complete ones, in the leaderboard schema).
+
+The summary is for the person who ran the evaluation: success per task and suite with Wilson intervals (the
+suite's own :meth:`~foresight.interfaces.EnvSuite.summarize`), the protocol, how actions were executed, the
+checkpoint's provenance, errors and crashes, and speed. The leaderboard result is written only when the whole
+protocol ran without errors, since a partial measurement must not be ranked beside a full one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from foresight import __version__
+from foresight.eval.results import ERROR, OK, latest_by_key
+from foresight.interfaces import EnvSuite, EpisodeSpec
+from foresight.leaderboard.schema import Checkpoint, Protocol, TaskOutcome, make_result
+from foresight.leaderboard.validation import ResultValidationError
+
+
+class LeaderboardUnavailable(ValueError):
+    """Why an evaluation cannot become a leaderboard row (incomplete, unmapped benchmark, missing provenance)."""
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_summary(
+    suite: EnvSuite,
+    selected: Sequence[EpisodeSpec],
+    records: Sequence[dict[str, Any]],
+    *,
+    protocol: dict[str, Any],
+    execution: dict[str, Any],
+    selection: dict[str, Any],
+    provenance: dict[str, Any],
+    timing: dict[str, Any],
+    crashes: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """The summary of the selected episodes, from their latest records (earlier sessions included)."""
+    latest = latest_by_key(records)
+    chosen = [latest[e.key] for e in selected if e.key in latest]
+    ok = [r for r in chosen if r["status"] == OK]
+    errors = [r["key"] for r in chosen if r["status"] == ERROR]
+    missing = [e.key for e in selected if e.key not in latest]
+    return {
+        "env": suite.name,
+        "complete": not errors and not missing and len(ok) == len(suite.episodes()),
+        "results": suite.summarize(ok) if ok else None,
+        "episodes": {
+            "protocol": len(suite.episodes()),
+            "selected": len(selected),
+            "ok": len(ok),
+            "error": len(errors),
+            "missing": len(missing),
+        },
+        "errors": errors,
+        "worker_crashes": list(crashes),
+        "protocol": protocol,
+        "execution": execution,
+        "selection": selection,
+        "checkpoint": provenance,
+        "timing": timing,
+        "foresight_version": __version__,
+        "finished_at": utc_now(),
+    }
+
+
+def _libero_protocol(protocol: Mapping[str, Any], execution: Mapping[str, Any]) -> Protocol:
+    # What was done to the render before the policy saw it: LIBERO's to_upright reverses the rows of an
+    # "opengl" render (foresight.data.orientation) and leaves "opencv" as is.
+    convention = {"opengl": "flipud", "opencv": "raw"}[protocol["image_convention"]]
+    return Protocol(
+        trials_per_task=protocol["trials_per_task"],
+        seeds=(protocol["seed"],),
+        max_steps=protocol["max_steps"],
+        warmup_steps=protocol["num_steps_wait"],
+        image_convention=convention,
+        action_execution=execution["action_execution"],
+        replan_every=execution["replan_every"],
+        ensemble_decay=execution["temporal_ensemble"],
+        init_states="libero_official",
+    )
+
+
+PROTOCOL_MAPPERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Protocol]] = {
+    "libero": _libero_protocol,
+}
+"""``protocol["benchmark"]`` -> the leaderboard :class:`Protocol` of an env's protocol record."""
+
+
+def _run_dir(checkpoint_path: str) -> str:
+    """``<run>/<stage>/checkpoints/step_N`` -> ``<run>``; any other layout is kept as given."""
+    path = Path(checkpoint_path)
+    return str(path.parents[2]) if path.parent.name == "checkpoints" and len(path.parents) > 2 else str(path)
+
+
+def leaderboard_result(
+    summary: Mapping[str, Any], ok_records: Sequence[dict[str, Any]], run_config: Any, method_name: str, wall_s: float
+) -> dict[str, Any]:
+    """The evaluation as a validated leaderboard result document; raises :class:`LeaderboardUnavailable`."""
+    if not summary["complete"]:
+        counts = summary["episodes"]
+        raise LeaderboardUnavailable(
+            f"{counts['ok']} of the protocol's {counts['protocol']} episodes finished without error "
+            f"({counts['selected']} selected, {counts['error']} errors, {counts['missing']} missing): run the "
+            "whole protocol"
+        )
+    protocol, execution, prov = summary["protocol"], summary["execution"], summary["checkpoint"]
+    benchmark = protocol.get("benchmark")
+    if benchmark not in PROTOCOL_MAPPERS:
+        raise LeaderboardUnavailable(f"no leaderboard protocol mapping for benchmark {benchmark!r}")
+    needed = ("git_sha", "version", "data_fingerprint", "step", "checkpoint")
+    absent = [k for k in needed if prov.get(k) is None]
+    if absent:
+        raise LeaderboardUnavailable(f"the checkpoint's provenance lacks {absent}")
+    tasks: dict[int, TaskOutcome] = {}
+    for r in ok_records:
+        t = tasks.get(r["task_index"], TaskOutcome(r["task_index"], r["task"], 0, 0))
+        tasks[r["task_index"]] = TaskOutcome(t.index, t.name, t.successes + bool(r["success"]), t.trials + 1)
+    config = OmegaConf.to_container(run_config, resolve=True) if isinstance(run_config, DictConfig) else run_config
+    try:
+        result = make_result(
+            method=method_name,
+            config=dict(config or {}),
+            checkpoint=Checkpoint(
+                git_sha=prov["git_sha"],
+                package_version=prov["version"],
+                data_fingerprint=prov["data_fingerprint"],
+                training_steps=prov["step"],
+                run_dir=_run_dir(prov["checkpoint"]),
+            ),
+            benchmark=benchmark,
+            suite=protocol["suite"],
+            protocol=PROTOCOL_MAPPERS[benchmark](protocol, execution),
+            tasks=list(tasks.values()),
+            wall_time_s=wall_s,
+        )
+    except (ResultValidationError, KeyError, TypeError) as exc:
+        raise LeaderboardUnavailable(f"the leaderboard schema rejects this evaluation: {exc}") from exc
+    return result.to_dict()

@@ -1,0 +1,142 @@
+"""Simulator worker processes: one lazily-built simulator each, driven over a pipe by the main process.
+
+Simulators live in their own processes (``spawn``, never ``fork``) for three reasons users of other codebases
+hit: EGL contexts created eagerly in the parent and inherited by forked children crash (``EGL_BAD_CONTEXT``,
+LeRobot PR #3274, LIBERO #3 / #100); EGL and CUDA in one process compete for a small GPU's memory (LeRobot
+#3098); and a crashing simulator must not take the evaluation with it. A worker imports the environment side
+only (its suite, :mod:`foresight.eval.history`, :mod:`foresight.eval.video`): it never builds a policy or
+touches CUDA. It keeps the episode's observation history itself, so only the stacked frames the policy reads
+cross the pipe, once per policy call.
+
+Protocol (tuples over a ``multiprocessing`` pipe)::
+
+    main -> worker   ("reset", EpisodeSpec, record_video)   ("step", actions (k, action_dim))   ("close",)
+    worker -> main   ("obs", packed observation, steps so far, policy_reset)
+                     ("done", {"success", "steps", "info", "video", "wall_s"})
+                     ("error", traceback)                    # then the worker exits
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from foresight.eval.history import ObservationHistory, pack
+from foresight.eval.video import video_frame, write_mp4
+from foresight.interfaces import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
+
+POLICY_RESET = "policy_reset"
+"""``StepResult.info`` flag: the policy must start afresh without an env reset (a new CALVIN subtask). The
+worker clears the observation history (padding clamps to the next frame) and the runner drops the episode's
+pending chunk and ensembling state, like the official CALVIN loop's ``model.reset()`` per subtask."""
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker needs besides its suite: the policy's input layout, and where videos go."""
+
+    offsets: tuple[int, ...]
+    views: tuple[str, ...]
+    proprio_keys: tuple[str, ...]
+    video_dir: str
+    video_fps: int
+
+
+def video_name(episode: EpisodeSpec) -> str:
+    return f"task{episode.task_index:03d}_trial{episode.trial:03d}.mp4"
+
+
+class _Episode:
+    """The worker's side of one running episode."""
+
+    def __init__(self, env: RolloutEnv, episode: EpisodeSpec, setup: WorkerSetup, record_video: bool) -> None:
+        self.env = env
+        self.spec = episode
+        self.setup = setup
+        self.history = ObservationHistory(setup.offsets)
+        self.frames: list[np.ndarray] | None = [] if record_video else None
+        self.steps = 0
+        self.began = time.perf_counter()
+        self._observe(env.reset(episode))
+
+    def _observe(self, observation: Any) -> None:
+        self.history.push(observation)
+        if self.frames is not None:
+            self.frames.append(video_frame(observation))
+
+    def packed(self) -> dict[str, Any]:
+        frames, is_pad = self.history.stack()
+        return pack(frames, is_pad, self.setup.views, self.setup.proprio_keys)
+
+    def run(self, actions: np.ndarray) -> tuple[Any, ...]:
+        """Execute ``actions`` until they run out, the episode ends, or the policy must be reset."""
+        for action in actions:
+            result: StepResult = self.env.step(action)
+            self.steps += 1
+            if result.info.get(POLICY_RESET):
+                self.history.clear()
+            self._observe(result.observation)
+            if result.done:
+                return ("done", self._finish(result))
+            if result.info.get(POLICY_RESET):
+                return ("obs", self.packed(), self.steps, True)
+        return ("obs", self.packed(), self.steps, False)
+
+    def _finish(self, result: StepResult) -> dict[str, Any]:
+        video = None
+        if self.frames is not None:
+            name = video_name(self.spec)
+            write_mp4(Path(self.setup.video_dir) / name, self.frames, self.setup.video_fps)
+            video = f"{Path(self.setup.video_dir).name}/{name}"
+        return {
+            "success": bool(result.success),
+            "steps": self.steps,
+            "info": result.info,
+            "video": video,
+            "wall_s": time.perf_counter() - self.began,
+        }
+
+
+def worker_main(conn: Connection, suite: EnvSuite, setup: WorkerSetup) -> None:
+    """Serve episodes until told to close or the main process goes away (its end of the pipe closes)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle; it stops us
+    env: RolloutEnv | None = None
+    episode: _Episode | None = None
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return
+            if message[0] == "close":
+                return
+            if message[0] == "reset":
+                if env is None:
+                    env = suite.make_env()
+                episode = _Episode(env, message[1], setup, record_video=message[2])
+                conn.send(("obs", episode.packed(), 0, False))
+            elif message[0] == "step":
+                if episode is None:
+                    raise RuntimeError("step before reset")
+                reply = episode.run(message[1])
+                if reply[0] == "done":
+                    episode = None
+                conn.send(reply)
+            else:
+                raise RuntimeError(f"unknown message {message[0]!r}")
+    except Exception:
+        with contextlib.suppress(OSError):
+            conn.send(("error", traceback.format_exc()))
+        os._exit(1)  # skip interpreter teardown: a broken simulator can hang in its own atexit handlers
+    finally:
+        if env is not None:
+            env.close()
