@@ -1,0 +1,142 @@
+"""The registered ``clad`` method: stage ``dynamics`` (§4.1-4.2), then stage ``policy`` (§4.3) on the frozen
+dynamics model, and evaluation that plans (foresight) and acts (DDPM sampling) as two measurable calls."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from foresight.interfaces import Encoder, Method, Stage
+from foresight.methods.clad.config import CLaDConfig
+from foresight.methods.clad.dynamics import CrossModalDynamics
+from foresight.methods.clad.features import OnTheFlyFeatures, feature_spec
+from foresight.methods.clad.memory import PastActionMemory
+from foresight.methods.clad.policy import ForesightPolicy
+from foresight.registry import register_method
+from foresight.types import ACTION, ACTION_IS_PAD, Batch, DatasetInfo, DataSpec, ForesightOutput
+
+DYNAMICS, POLICY = "dynamics", "policy"
+
+
+@register_method("clad")
+class CLaD(Method):
+    """Cross-modal latent dynamics + foresight-conditioned diffusion policy (Jeong et al. 2026).
+
+    The frozen VLM is not a submodule: features come from the data layer's cache, or are computed on the fly by
+    :class:`OnTheFlyFeatures`, which rebuilds the encoder from ``config.vlm`` and is never saved or trained.
+
+    At evaluation the past actions ``a_{t-τ:t}`` that the dynamics model reads are recovered from the method's own
+    earlier chunks (:class:`PastActionMemory`); a batch that carries ``action`` itself wins, and where neither
+    knows them (an episode's first τ steps) every action token is the learned mask token, exactly as for padded
+    actions in training.
+    """
+
+    Config: ClassVar[type] = CLaDConfig
+
+    def __init__(self, config: CLaDConfig, info: DatasetInfo) -> None:
+        super().__init__(config, info)
+        missing = [v for v in config.vlm.views if v not in info.image_shapes]
+        if missing:
+            raise KeyError(
+                f"method.vlm.views {missing} are not in the dataset; it has views {sorted(info.image_shapes)}"
+            )
+        proprio_dim = info.proprio_dim(config.proprio_keys)
+        self.tau = config.dynamics.tau
+        self.dynamics: CrossModalDynamics | None = None
+        if config.policy.foresight != "none":
+            self.dynamics = CrossModalDynamics(config.dynamics, config.vlm, proprio_dim, info.action_dim)
+        self.policy = ForesightPolicy(
+            config.policy, config.vlm, proprio_dim, info.action_dim, self.tau, config.dynamics.hidden_dim
+        )
+        self.features = OnTheFlyFeatures(config.vlm)
+        self.memory = PastActionMemory(self.tau, info.action_dim)
+
+    # ------------------------------------------------------------------------------------------- structure
+    def stages(self) -> list[Stage]:
+        d, p = self.config.dynamics, self.config.policy
+        policy = Stage(POLICY, (POLICY,), p.steps, p.batch_size, p.lr, p.weight_decay, p.warmup_steps, p.ema_decay)
+        if self.dynamics is None:
+            return [policy]
+        return [Stage(DYNAMICS, (DYNAMICS,), d.steps, d.batch_size, d.lr, d.weight_decay, d.warmup_steps), policy]
+
+    def data_spec(self, stage: str | None = None) -> DataSpec:
+        """Stage 1 reads frames ``t-τ, t, t+τ`` and ``a_{t-τ:t}``; stage 2 frames ``t-τ, t`` and
+        ``a_{t-τ:t+τ}`` (past actions for planning, then the chunk to learn); evaluation frames ``t-τ, t``."""
+        if stage is not None:
+            self.stage(stage)
+        tau = self.tau
+        planning = self.dynamics is not None
+        if stage == DYNAMICS:
+            obs, actions = (-tau, 0, tau), tuple(range(-tau, 0))
+        elif stage == POLICY and planning:
+            obs, actions = (-tau, 0), tuple(range(-tau, tau))
+        else:
+            obs, actions = ((-tau, 0) if planning else (0,)), tuple(range(tau))
+        return DataSpec(
+            obs_offsets=obs,
+            action_offsets=actions,
+            views=self.config.vlm.views,
+            proprio_keys=self.config.proprio_keys,
+            features=(feature_spec(self.config.vlm),),
+        )
+
+    def use_vlm(self, encoder: Encoder) -> None:
+        """Compute missing features with this encoder instead of building ``config.vlm`` (tests, notebooks)."""
+        self.features.use_encoder(encoder)
+
+    # -------------------------------------------------------------------------------------------- training
+    def compute_loss(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
+        self.stage(stage)
+        batch = self.features.fill(batch)
+        if stage == DYNAMICS:
+            losses = self.dynamics.loss(batch)
+            names = list(losses)
+            values = torch.stack([losses[k].detach().float() for k in names]).tolist()  # one device sync
+            return losses["loss"], dict(zip(names, values, strict=True))
+        foresight = self.plan(batch)
+        chunk = batch[ACTION][:, -self.tau :]
+        pad = batch.get(ACTION_IS_PAD)
+        loss = self.policy.loss(batch, foresight, chunk, None if pad is None else ~pad[:, -self.tau :])
+        return loss, {"loss": loss.item()}
+
+    def on_optimizer_step(self, stage: str, step: int) -> None:
+        """Eq. 14 after every stage-1 step; stage 2 must leave every stage-1 tensor as it is."""
+        if stage == DYNAMICS:
+            self.dynamics.update_targets()
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def plan(self, batch: Batch) -> ForesightOutput | None:
+        """The latent foresight ``ẑ^{t+τ}`` from the frozen dynamics model (Table 3's "planning time").
+
+        The dynamics model is put in eval mode here, whatever the caller did: in stage 2 and at evaluation it is
+        frozen, and its training-time behaviour (action masking at rate r, dropout) must not leak into either.
+        """
+        if self.dynamics is None:
+            return None
+        self.dynamics.eval()
+        return self.dynamics(batch)
+
+    def prepare_inference_batch(self, batch: Batch) -> Batch:
+        """Features filled in and, unless the batch has them, the past actions ``a_{t-τ:t}`` from memory."""
+        batch = self.features.fill(batch)
+        return self.memory.fill(batch) if self.dynamics is not None else batch
+
+    @torch.no_grad()
+    def act(
+        self, batch: Batch, foresight: ForesightOutput | None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """The action chunk ``a_{t:t+τ}`` given the plan (the reverse diffusion; Table 2's inference rate)."""
+        chunk = self.policy.sample(batch, foresight, generator=generator)
+        if self.dynamics is not None:
+            self.memory.remember(batch, chunk)
+        return chunk
+
+    @torch.no_grad()
+    def predict_action_chunk(self, batch: Batch, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        batch = self.prepare_inference_batch(batch)
+        return self.act(batch, self.plan(batch), generator=generator)
+
+    def reset(self) -> None:
+        self.memory.clear()

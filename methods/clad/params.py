@@ -1,0 +1,116 @@
+"""Parameter counts of CLaD at the paper's defaults, set against §5.1's 0.1 B VLM, 0.33 B CLaD and 0.23 B policy.
+
+    python -m foresight.methods.clad.params                      # paper defaults, LIBERO dimensions
+    python -m foresight.methods.clad.params dynamics.transition_depth=4 policy.head_blocks=3
+
+Arguments are dotted overrides of the method config (as ``method.<key>=...`` on the training command line). The
+model is built on PyTorch's meta device, so counting the 0.55 B-parameter model allocates no memory.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import torch
+from omegaconf import OmegaConf
+
+from foresight.config import ConfigError, dataclass_to_dict, parse_overrides, validate
+from foresight.methods.clad.config import CLaDConfig
+from foresight.types import DatasetInfo
+
+PAPER_BILLIONS = {"VLM (frozen)": 0.1, "CLaD dynamics (stage 1)": 0.33, "policy (stage 2)": 0.23, "total": 0.66}
+
+LIBERO_INFO = DatasetInfo(
+    action_dim=7,  # OSC delta pose (6) + gripper (LIBERO actions)
+    proprio_dims={"joint_states": 7, "gripper_states": 2, "ee_states": 6},
+    image_shapes={"agentview": (128, 128, 3), "wrist": (128, 128, 3)},
+    tasks=tuple(f"task_{i}" for i in range(10)),
+    instructions=tuple(f"instruction {i}" for i in range(10)),
+)
+
+
+@dataclass
+class Row:
+    name: str
+    params: int
+    note: str = ""
+
+
+def count(module: torch.nn.Module | None, buffers: bool = False) -> int:
+    if module is None:
+        return 0
+    tensors = list(module.buffers()) if buffers else list(module.parameters())
+    return sum(t.numel() for t in tensors if t.is_floating_point())
+
+
+def decisionnce_params() -> int | None:
+    """Parameters of DecisionNCE's CLIP-RN50 (OpenAI RN50 layout), or None without open_clip installed."""
+    try:
+        from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+    except ImportError:
+        return None
+    with torch.device("meta"):
+        model = CLIP(
+            1024,
+            vision_cfg=CLIPVisionCfg(layers=(3, 4, 6, 3), width=64, image_size=224),
+            text_cfg=CLIPTextCfg(context_length=77, vocab_size=49408, width=512, heads=8, layers=12),
+        )
+    return count(model) - 1  # less CLIP's logit temperature, which DecisionNCE deletes
+
+
+def breakdown(cfg: CLaDConfig, info: DatasetInfo = LIBERO_INFO) -> list[Row]:
+    """One row per component, then per-stage and total rows."""
+    from foresight.methods.clad.method import CLaD
+
+    with torch.device("meta"):
+        model = CLaD(cfg, info)
+    rows: list[Row] = []
+    dyn = model.dynamics
+    if dyn is not None:
+        for name, child in dyn.named_children():
+            if name != "targets":
+                rows.append(Row(f"  dynamics.{name}", count(child)))
+        own = sum(p.numel() for _, p in dyn.named_parameters(recurse=False))
+        rows.append(Row("  dynamics (action-step embedding, mask token)", own))
+        rows.append(Row("  dynamics.targets (EMA copies, buffers)", count(dyn.targets, buffers=True), "not trained"))
+    for name, child in model.policy.named_children():
+        rows.append(Row(f"  policy.{name}", count(child)))
+    vlm = decisionnce_params()
+    dyn_total = count(dyn) + (count(dyn.targets, buffers=True) if dyn is not None else 0)
+    policy_total = count(model.policy)
+    rows += [
+        Row("VLM (frozen)", vlm or 0, "DecisionNCE CLIP-RN50" if vlm else "install open_clip_torch to count"),
+        Row("CLaD dynamics (stage 1)", dyn_total, f"{count(dyn):,} trained + EMA targets"),
+        Row("policy (stage 2)", policy_total),
+        Row("total", (vlm or 0) + dyn_total + policy_total),
+    ]
+    return rows
+
+
+def format_table(rows: list[Row]) -> str:
+    lines = [f"{'component':<52}{'params':>14}{'ours (B)':>10}{'paper (B)':>11}  note"]
+    for row in rows:
+        paper = PAPER_BILLIONS.get(row.name)
+        paper_text = f"{paper:.2f}" if paper is not None else ""
+        lines.append(f"{row.name:<52}{row.params:>14,}{row.params / 1e9:>10.3f}{paper_text:>11}  {row.note}")
+    return "\n".join(lines)
+
+
+def config_from_args(args: list[str]) -> CLaDConfig:
+    choices, dotted = parse_overrides(args)
+    if choices:
+        raise ConfigError(f"params takes method keys only (e.g. dynamics.hidden_dim=512), got {sorted(choices)}")
+    node = OmegaConf.create(dataclass_to_dict(CLaDConfig()))
+    for key, value in dotted:
+        OmegaConf.update(node, key.removeprefix("method."), value, merge=False)
+    return validate(node, CLaDConfig, "method")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = config_from_args(sys.argv[1:] if argv is None else argv)
+    print(format_table(breakdown(cfg)))
+
+
+if __name__ == "__main__":
+    main()
