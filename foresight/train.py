@@ -136,7 +136,8 @@ class Trainer:
         self.print(f"resolved config:\n{to_yaml(self.cfg)}")
         acc = self.accelerator
         self.print(f"processes: {acc.num_processes} ({acc.distributed_type.value}), device: {acc.device}")
-        self.dataset = open_dataset(self.run.data)
+        with self.accelerator.main_process_first():  # building a demo set or a download happens once
+            self.dataset = open_dataset(self.run.data)
         method = self.method_cls(self.method_cfg, self.dataset.info)
         self.intended_grad = {name: p.requires_grad for name, p in method.named_parameters()}
         stages = method.stages()
@@ -241,7 +242,8 @@ class Trainer:
             checkpoint.verify(resume_from)
             normalizer = Normalizer.load(resume_from / checkpoint.STATS_FILE)
         else:
-            normalizer = Normalizer.from_dataset(self.dataset, spec, episode_indices=self._split()[0])
+            with self.accelerator.main_process_first():  # statistics are computed once, then read from cache
+                normalizer = Normalizer.from_dataset(self.dataset, spec, episode_indices=self._split()[0])
             init = self._initial_weights(stage, previous)
             if init is not None:
                 self.print(f"stage {stage.name!r}: starting from {init}")

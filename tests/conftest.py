@@ -5,6 +5,7 @@ main process: oversubscribed torch threads made a small overfit loop ~9x slower 
 """
 
 import os
+import tempfile
 
 import torch
 
@@ -12,5 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Demo datasets, statistics and feature caches go to a fresh folder per test session, never the user's cache.
+os.environ["FORESIGHT_CACHE"] = tempfile.mkdtemp(prefix="foresight-test-cache-")
 
 torch.set_num_threads(1)

@@ -299,3 +299,22 @@ def test_cached_features_with_augmentation_is_refused(demo_path, tmp_path, capsy
     monkeypatch.setenv("FORESIGHT_CACHE", str(tmp_path / "cache"))
     assert run(demo_path, tmp_path / "r", "method=tiny_features", "data.augment.enabled=true") == 2
     assert "train.feature_cache=false" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_accelerate_launch_trains_both_clad_stages_with_two_processes(demo_path, tmp_path):
+    from foresight.methods.clad.tiny import tiny_overrides
+
+    run_dir = tmp_path / "r"
+    result = accelerate_launch(
+        *tiny_overrides(tmp_path), "data=demo", f"data.path={demo_path}", f"run_dir={run_dir}",
+        "train.logger=none", "train.num_workers=0", "method.dynamics.steps=4", "method.policy.steps=4",
+        processes=2, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "processes: 2 (MULTI_CPU)" in result.stdout
+    assert "stage 'policy': starting from" in result.stdout  # stage 2 picked up stage 1 by itself
+    for stage in ("dynamics", "policy"):
+        assert checkpoint.final_checkpoint(run_dir / stage).name == "step_0000004"
+    policy = checkpoint.load_policy(run_dir)
+    assert policy.method.name == "clad" and policy.provenance["stage"] == "policy"
