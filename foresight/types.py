@@ -101,6 +101,13 @@ class DataSpec:
     ``obs_offsets=(-6, 0, 6)`` and ``action_offsets=(-6, ..., -1)``; a policy with an action chunk of 8 asks
     for ``action_offsets=(0, ..., 7)``. At episode ends offsets are clamped to the first or last frame and
     flagged in ``*_is_pad`` (documented in docs/concepts.md).
+
+    The inference spec (``data_spec(None)``) is what evaluation supplies: observations at the offsets ``<= 0`` and,
+    for each negative action offset ``o``, the action ``a_{t+o}`` the robot executed, as ``action``
+    ``(B, n_past, action_dim)`` normalised like training actions with ``action_is_pad`` True where ``t+o < 0``
+    (before the episode or CALVIN subtask start; the value is then the first executed action, as training clamps,
+    or the zero action at ``t = 0``). Non-negative action offsets are the chunk to predict, never supplied
+    (docs/evaluation.md).
     """
 
     obs_offsets: tuple[int, ...] = (0,)
@@ -162,6 +169,8 @@ class Observation:
     images: dict[str, np.ndarray]
     proprio: dict[str, np.ndarray]
     instruction: str
+    task: str | None = None  # the env's name for what is asked now (CALVIN: the current subtask), which maps to
+    # DatasetInfo.tasks when instructions differ from the training ones (CALVIN's validation sentences do)
 
 
 @dataclass
