@@ -121,7 +121,13 @@ class Method(nn.Module, ABC):
 
     @abstractmethod
     def predict_action_chunk(self, batch: Batch, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(B, horizon, action_dim)`` normalised actions from inference-time inputs."""
+        """Normalised actions ``(B, n, action_dim)`` from inference-time inputs.
+
+        ``n`` is either the number of non-negative action offsets of ``data_spec(None)`` (the chunk to execute)
+        or all of its action offsets (a chunk that starts in the past, Diffusion-Policy style; the runner drops
+        the past rows). Past executed actions, when the spec declares negative offsets, arrive in ``action`` /
+        ``action_is_pad``.
+        """
 
     def forward(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
         """Training entry point: the trainer calls the (possibly DDP-wrapped) module, so sync and autocast apply."""

@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "ActionHistory": "foresight.eval.history",
     "ActionQueue": "foresight.eval.chunking",
     "BatchedPolicy": "foresight.eval.policy",
     "EpisodeLog": "foresight.eval.results",

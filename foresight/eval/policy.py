@@ -3,7 +3,10 @@
 Batching across simulator workers is where evaluation speed comes from on a GPU (one forward pass for all
 episodes instead of one per episode), and the batch is built exactly like a training batch
 (:mod:`foresight.types`): uint8 upright images ``(B, O, 3, H, W)``, proprio normalised with the checkpoint's own
-statistics, ``observation.is_pad`` from the clamped history, the instruction and the dataset's task index.
+statistics, ``observation.is_pad`` from the clamped history, the instruction and the dataset's task index. A
+policy whose inference DataSpec has negative action offsets also gets the actions its episode executed at those
+offsets, as ``action`` ``(B, n_past, action_dim)`` normalised with the checkpoint's statistics and
+``action_is_pad`` (see :class:`foresight.types.DataSpec`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from foresight.types import ACTION, INSTRUCTION, OBS_IS_PAD, STATE, TASK_INDEX, DataSpec, image_key
+from foresight.types import (
+    ACTION,
+    ACTION_IS_PAD,
+    INSTRUCTION,
+    OBS_IS_PAD,
+    STATE,
+    TASK_INDEX,
+    DataSpec,
+    image_key,
+)
 
 
 @dataclass
@@ -36,8 +48,13 @@ def policy_views(spec: DataSpec) -> tuple[str, ...]:
     return tuple(views)
 
 
+def past_action_offsets(spec: DataSpec) -> tuple[int, ...]:
+    """The inference spec's negative action offsets: past executed actions the runner supplies in the batch."""
+    return tuple(o for o in spec.action_offsets if o < 0)
+
+
 def execution_start(spec: DataSpec) -> int:
-    """Index in a predicted chunk of the action for the current step (offset 0; a chunk may start in the past)."""
+    """Index of the current step's action (offset 0) in a chunk over all the spec's action offsets."""
     if 0 not in spec.action_offsets:
         raise ValueError(
             f"the policy's inference action offsets {spec.action_offsets} do not include 0 (the current step), so "
@@ -58,6 +75,7 @@ class BatchedPolicy:
         self.device = torch.device(device)
         self.views = policy_views(spec)
         self.start = execution_start(spec)
+        self.past_offsets = past_action_offsets(spec)
         self.tasks = {name: i for i, name in enumerate(method.info.tasks)}
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.calls = 0
@@ -75,6 +93,10 @@ class BatchedPolicy:
             state = torch.from_numpy(np.stack([o["proprio"] for o in obs])).to(self.device)
             batch[STATE] = self.normalizer.normalize(STATE, state)
         batch[OBS_IS_PAD] = torch.from_numpy(np.stack([o["is_pad"] for o in obs])).to(self.device)
+        if self.past_offsets:
+            actions = torch.from_numpy(np.stack([o["past_actions"] for o in obs])).to(self.device)
+            batch[ACTION] = self.normalizer.normalize(ACTION, actions)
+            batch[ACTION_IS_PAD] = torch.from_numpy(np.stack([o["past_actions_is_pad"] for o in obs])).to(self.device)
         batch[INSTRUCTION] = [o["instruction"] for o in obs]
         # A task the training data did not contain maps to -1: an embedding lookup fails loudly on it, and
         # language-conditioned methods never read the index.
@@ -83,16 +105,22 @@ class BatchedPolicy:
 
     @torch.no_grad()
     def __call__(self, queries: Sequence[Query]) -> np.ndarray:
-        """``(B, L, action_dim)`` unnormalised actions from the current step on (``L`` = chunk length left)."""
+        """``(B, L, action_dim)`` unnormalised actions from the current step on (``L`` = non-negative offsets).
+
+        The method returns either the chunk for its non-negative action offsets, or one over all its offsets (as
+        Diffusion Policy predicts from the past); rows for negative offsets are then dropped, never executed.
+        """
         began = time.perf_counter()
         chunk = self.method.predict_action_chunk(self.batch(queries), generator=self.generator)
-        expected = (len(queries), len(self.spec.action_offsets))
-        if chunk.ndim != 3 or tuple(chunk.shape[:2]) != expected:
+        total = len(self.spec.action_offsets)
+        lengths = sorted({total - self.start, total})
+        if chunk.ndim != 3 or chunk.shape[0] != len(queries) or chunk.shape[1] not in lengths:
             raise ValueError(
                 f"{type(self.method).__name__}.predict_action_chunk returned shape {tuple(chunk.shape)}; expected "
-                f"(batch={expected[0]}, horizon={expected[1]} = len(action_offsets), action_dim)"
+                f"(batch={len(queries)}, horizon, action_dim) with horizon {' or '.join(map(str, lengths))}: the "
+                f"action offsets from 0 on, or all action offsets {self.spec.action_offsets}"
             )
-        actions = self.normalizer.unnormalize(ACTION, chunk)[:, self.start :]
+        actions = self.normalizer.unnormalize(ACTION, chunk)[:, chunk.shape[1] - (total - self.start) :]
         out = actions.detach().to("cpu", torch.float32).numpy()
         self.calls += 1
         self.rows += len(queries)

@@ -1,10 +1,11 @@
 """Run a protocol's episodes with a loaded policy: parallel simulators, batched inference, resumable results.
 
 The main process holds the policy (on the GPU when there is one); simulator workers (:mod:`foresight.eval.worker`)
-step episodes and send back stacked observations. Each round the policy is called once for every episode
-waiting for actions, and each worker executes its share of the chunk. Under ``accelerate launch`` every process
-does this for its shard of the episodes (to-do episodes by index modulo the number of processes) and the main
-process gathers the records and writes the summary. The LIBERO and CALVIN adapters both run through here.
+step episodes and send back stacked observations (with the past actions they executed, when the policy reads
+them). Each round the policy is called once for every episode waiting for actions, and each worker executes its
+share of the chunk. Under ``accelerate launch`` every process does this for its shard of the episodes (to-do
+episodes by index modulo the number of processes) and the main process gathers the records and writes the
+summary. The LIBERO and CALVIN adapters both run through here.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ class _Shard:
             proprio_keys=tuple(policy.spec.proprio_keys),
             video_dir=str(out_dir / VIDEO_DIR),
             video_fps=config.video_fps,
+            action_offsets=policy.past_offsets,
+            action_dim=policy.method.info.action_dim,
         )
         self.stats = ShardStats()
         self.attempts: Counter[str] = Counter()

@@ -5,8 +5,9 @@ hit: EGL contexts created eagerly in the parent and inherited by forked children
 LeRobot PR #3274, LIBERO #3 / #100); EGL and CUDA in one process compete for a small GPU's memory (LeRobot
 #3098); and a crashing simulator must not take the evaluation with it. A worker imports the environment side
 only (its suite, :mod:`foresight.eval.history`, :mod:`foresight.eval.video`): it never builds a policy or
-touches CUDA. It keeps the episode's observation history itself, so only the stacked frames the policy reads
-cross the pipe, once per policy call.
+touches CUDA. It keeps the episode's observation history, and the history of the actions it stepped the
+environment with, itself, so only the stacked frames and past actions the policy reads cross the pipe, once per
+policy call.
 
 Protocol (tuples over a ``multiprocessing`` pipe)::
 
@@ -30,25 +31,32 @@ from typing import Any
 
 import numpy as np
 
-from foresight.eval.history import ObservationHistory, pack
+from foresight.eval.history import ActionHistory, ObservationHistory, pack
 from foresight.eval.video import video_frame, write_mp4
 from foresight.interfaces import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
 
 POLICY_RESET = "policy_reset"
 """``StepResult.info`` flag: the policy must start afresh without an env reset (a new CALVIN subtask). The
-worker clears the observation history (padding clamps to the next frame) and the runner drops the episode's
-pending chunk and ensembling state, like the official CALVIN loop's ``model.reset()`` per subtask."""
+worker clears the observation and past-action histories (the next frame is the subtask's first, with no action
+executed before it) and the runner drops the episode's pending chunk and ensembling state, like the official
+CALVIN loop's ``model.reset()`` per subtask."""
 
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """What a worker needs besides its suite: the policy's input layout, and where videos go."""
+    """What a worker needs besides its suite: the policy's input layout, and where videos go.
+
+    ``action_offsets`` are the policy's past action offsets (all ``< 0``; empty when it reads no past actions),
+    ``action_dim`` the width of its actions.
+    """
 
     offsets: tuple[int, ...]
     views: tuple[str, ...]
     proprio_keys: tuple[str, ...]
     video_dir: str
     video_fps: int
+    action_offsets: tuple[int, ...] = ()
+    action_dim: int = 0
 
 
 def video_name(episode: EpisodeSpec) -> str:
@@ -63,6 +71,7 @@ class _Episode:
         self.spec = episode
         self.setup = setup
         self.history = ObservationHistory(setup.offsets)
+        self.actions = ActionHistory(setup.action_offsets, setup.action_dim) if setup.action_offsets else None
         self.frames: list[np.ndarray] | None = [] if record_video else None
         self.steps = 0
         self.began = time.perf_counter()
@@ -75,15 +84,22 @@ class _Episode:
 
     def packed(self) -> dict[str, Any]:
         frames, is_pad = self.history.stack()
-        return pack(frames, is_pad, self.setup.views, self.setup.proprio_keys)
+        packed = pack(frames, is_pad, self.setup.views, self.setup.proprio_keys)
+        if self.actions is not None:
+            packed["past_actions"], packed["past_actions_is_pad"] = self.actions.stack()
+        return packed
 
     def run(self, actions: np.ndarray) -> tuple[Any, ...]:
         """Execute ``actions`` until they run out, the episode ends, or the policy must be reset."""
         for action in actions:
+            if self.actions is not None:
+                self.actions.push(action)  # a copy, before an environment could change the array in place
             result: StepResult = self.env.step(action)
             self.steps += 1
             if result.info.get(POLICY_RESET):
                 self.history.clear()
+                if self.actions is not None:
+                    self.actions.clear()
             self._observe(result.observation)
             if result.done:
                 return ("done", self._finish(result))

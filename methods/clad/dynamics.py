@@ -5,8 +5,9 @@ Batch contract (the layout CLaD's :class:`~foresight.types.DataSpec` asks for, s
 * ``observation.state`` ``(B, F, D_p)`` and ``features.<vlm>.<view>`` ``(B, F, D_v)`` over frames
   ``t-τ, t`` (inference) or ``t-τ, t, t+τ`` (stage-1 training: the third frame is the target);
 * ``features.<vlm>.instruction`` ``(B, D_l)``;
-* ``action`` ``(B, A, action_dim)`` whose first τ rows are ``a_{t-τ:t}``, with ``action_is_pad``. Without
-  ``action`` every action token is the learnable mask token (start of an episode, action-free variant).
+* ``action`` ``(B, A, action_dim)`` whose first τ rows are ``a_{t-τ:t}``, with ``action_is_pad`` (at evaluation
+  exactly those τ rows: the executed actions the runner supplies). Without ``action`` every action token is the
+  learnable mask token, as where every past action is padding (and always in the action-free variant).
 
 Reading of the equations (docs/methods/clad.md has the full list of choices):
 

@@ -11,7 +11,6 @@ from foresight.interfaces import Encoder, Method, Stage
 from foresight.methods.clad.config import CLaDConfig
 from foresight.methods.clad.dynamics import CrossModalDynamics
 from foresight.methods.clad.features import OnTheFlyFeatures, feature_spec
-from foresight.methods.clad.memory import PastActionMemory
 from foresight.methods.clad.policy import ForesightPolicy
 from foresight.registry import register_method
 from foresight.types import ACTION, ACTION_IS_PAD, Batch, DatasetInfo, DataSpec, ForesightOutput
@@ -26,10 +25,10 @@ class CLaD(Method):
     The frozen VLM is not a submodule: features come from the data layer's cache, or are computed on the fly by
     :class:`OnTheFlyFeatures`, which rebuilds the encoder from ``config.vlm`` and is never saved or trained.
 
-    At evaluation the past actions ``a_{t-τ:t}`` that the dynamics model reads are recovered from the method's own
-    earlier chunks (:class:`PastActionMemory`); a batch that carries ``action`` itself wins, and where neither
-    knows them (an episode's first τ steps) every action token is the learned mask token, exactly as for padded
-    actions in training.
+    At evaluation the past actions ``a_{t-τ:t}`` the dynamics model reads are the ones the robot executed: the
+    inference spec declares them as action offsets ``-τ..-1`` and the evaluation runner supplies them in the batch,
+    normalised and flagged in ``action_is_pad`` before the episode (or subtask) start, as a stage-2 training window
+    does. A padded action becomes the learned mask token, as in training.
     """
 
     Config: ClassVar[type] = CLaDConfig
@@ -50,7 +49,6 @@ class CLaD(Method):
             config.policy, config.vlm, proprio_dim, info.action_dim, self.tau, config.dynamics.hidden_dim
         )
         self.features = OnTheFlyFeatures(config.vlm)
-        self.memory = PastActionMemory(self.tau, info.action_dim)
 
     # ------------------------------------------------------------------------------------------- structure
     def stages(self) -> list[Stage]:
@@ -62,17 +60,18 @@ class CLaD(Method):
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         """Stage 1 reads frames ``t-τ, t, t+τ`` and ``a_{t-τ:t}``; stage 2 frames ``t-τ, t`` and
-        ``a_{t-τ:t+τ}`` (past actions for planning, then the chunk to learn); evaluation frames ``t-τ, t``."""
+        ``a_{t-τ:t+τ}`` (past actions for planning, then the chunk to learn). Evaluation reads what stage 2 does:
+        the runner supplies the executed ``a_{t-τ:t}`` and the method predicts ``a_{t:t+τ}``."""
         if stage is not None:
             self.stage(stage)
         tau = self.tau
         planning = self.dynamics is not None
         if stage == DYNAMICS:
             obs, actions = (-tau, 0, tau), tuple(range(-tau, 0))
-        elif stage == POLICY and planning:
+        elif planning:
             obs, actions = (-tau, 0), tuple(range(-tau, tau))
         else:
-            obs, actions = ((-tau, 0) if planning else (0,)), tuple(range(tau))
+            obs, actions = (0,), tuple(range(tau))
         return DataSpec(
             obs_offsets=obs,
             action_offsets=actions,
@@ -119,24 +118,22 @@ class CLaD(Method):
         return self.dynamics(batch)
 
     def prepare_inference_batch(self, batch: Batch) -> Batch:
-        """Features filled in and, unless the batch has them, the past actions ``a_{t-τ:t}`` from memory."""
-        batch = self.features.fill(batch)
-        return self.memory.fill(batch) if self.dynamics is not None else batch
+        """The VLM features filled in from pixels where the batch has none (evaluation always computes them).
+
+        The past actions ``a_{t-τ:t}`` are the batch's ``action`` rows as the runner supplies them; a batch without
+        ``action`` (a caller outside the runner) plans with every action token masked, as a window whose past
+        actions are all padding."""
+        return self.features.fill(batch)
 
     @torch.no_grad()
     def act(
         self, batch: Batch, foresight: ForesightOutput | None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """The action chunk ``a_{t:t+τ}`` given the plan (the reverse diffusion; Table 2's inference rate)."""
-        chunk = self.policy.sample(batch, foresight, generator=generator)
-        if self.dynamics is not None:
-            self.memory.remember(batch, chunk)
-        return chunk
+        return self.policy.sample(batch, foresight, generator=generator)
 
     @torch.no_grad()
     def predict_action_chunk(self, batch: Batch, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(B, τ, action_dim)``: the chunk for the inference spec's offsets ``0..τ-1``."""
         batch = self.prepare_inference_batch(batch)
         return self.act(batch, self.plan(batch), generator=generator)
-
-    def reset(self) -> None:
-        self.memory.clear()

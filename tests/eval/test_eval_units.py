@@ -14,7 +14,7 @@ from eval_policy import OBS_OFFSETS, loaded_policy
 from foresight.config import ConfigError, validate
 from foresight.eval.chunking import ActionQueue
 from foresight.eval.config import EvalConfig
-from foresight.eval.history import ObservationHistory, pack
+from foresight.eval.history import ActionHistory, ObservationHistory, pack
 from foresight.eval.policy import BatchedPolicy, Query, execution_start
 from foresight.eval.results import EpisodeLog, EvalError, check_run_identity, finished_keys, latest_by_key
 from foresight.eval.runner import resolve_execution, select_episodes
@@ -207,12 +207,16 @@ def _query(suite: ReachSuite, key: str, steps: int) -> Query:
     """The packed observation a worker would send after ``steps`` steps of a straight-line rollout."""
     episode = next(e for e in suite.episodes() if e.key == key)
     env = suite.make_env()
-    history = ObservationHistory(OBS_OFFSETS)
+    history, actions = ObservationHistory(OBS_OFFSETS), ActionHistory((-1,), action_dim=2)
     history.push(env.reset(episode))
     for _ in range(steps):
-        history.push(env.step(np.array([0.05, -0.03])).observation)
+        action = np.array([0.05, -0.03])
+        history.push(env.step(action).observation)
+        actions.push(action)
     frames, pad = history.stack()
-    return Query(task=episode.task, observation=pack(frames, pad, ("front",), ("pos", "target")))
+    packed = pack(frames, pad, ("front",), ("pos", "target"))
+    packed["past_actions"], packed["past_actions_is_pad"] = actions.stack()
+    return Query(task=episode.task, observation=packed)
 
 
 def test_batched_inference_equals_per_episode_inference(tmp_path) -> None:

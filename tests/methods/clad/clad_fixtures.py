@@ -55,3 +55,10 @@ def stage1_batch(size: int = 8, seed: int = 0) -> dict:
 
 def stage2_batch(size: int = 8, seed: int = 0) -> dict:
     return batch(size, frames=2, actions=12, seed=seed)
+
+
+def inference_batch(training: dict) -> dict:
+    """What the evaluation runner gives CLaD for the same window: the past actions a_(t-τ:t), not the chunk."""
+    batch = dict(training)
+    batch[ACTION], batch[ACTION_IS_PAD] = training[ACTION][:, :6], training[ACTION_IS_PAD][:, :6]
+    return batch
