@@ -184,12 +184,11 @@ def main(argv: list[str] | None = None) -> dict:
         # --- inference at batch 1 -------------------------------------------------------------------
         reset_peak(device)
         model.eval()
-        cached = make_batch(model, 1, 2, 0, args.image_size, device, pixels=False)
-        cached = {k: v for k, v in cached.items() if k not in (ACTION, ACTION_IS_PAD)}
-        pixels = make_batch(model, 1, 2, 0, args.image_size, device, pixels=True)
-        pixels = {k: v for k, v in pixels.items() if k not in (ACTION, ACTION_IS_PAD)}
+        # Inference batches as the evaluation runner builds them: frames t-tau and t, and the tau actions
+        # executed since t-tau (unpadded), so planning times real action tokens.
+        cached = make_batch(model, 1, 2, model.tau, args.image_size, device, pixels=False)
+        pixels = make_batch(model, 1, 2, model.tau, args.image_size, device, pixels=True)
         with torch.no_grad():
-            model.predict_action_chunk(dict(pixels))  # leaves a chunk behind: planning sees real past actions
             plan_times = timed(
                 lambda: model.plan(model.prepare_inference_batch(dict(cached))), device, repeats * 5, warmup
             )
