@@ -203,7 +203,8 @@ class EnvSuite(ABC):
 
     Everything that defines the protocol (trials, seeds, step limits, warm-up, image convention, replanning)
     lives in the suite's ``Config`` dataclass and is returned by :meth:`protocol`, which the runner records
-    with every result.
+    with every result. A suite whose leaderboard rows are not one row per task (CALVIN's chains) may also define
+    ``leaderboard_inputs(protocol, execution, records, *, seeds)``; see :mod:`foresight.eval.summary`.
     """
 
     Config: ClassVar[type]

@@ -2,7 +2,9 @@
 
 The shared runner builds a leaderboard result with :func:`foresight.leaderboard.schema.make_result`; for CALVIN
 it needs the subtask counts (not one "task" per chain) and ``chain_lengths``, which these helpers derive from
-the episode records, and a :class:`Protocol` with ``init_states="calvin_official"`` and ``num_chains``.
+the episode records, and a :class:`Protocol` with ``init_states="calvin_official"`` and ``num_chains``. The runner
+reaches them through :meth:`CalvinEnv.leaderboard_inputs` (its leaderboard hook,
+:data:`foresight.eval.summary.LEADERBOARD_HOOK`), which imports this module only when a result is built.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from foresight.envs.calvin.config import NUM_SEQUENCES
 from foresight.envs.calvin.summary import chain_outcome, subtask_counts
+from foresight.eval.summary import LeaderboardInputs
 from foresight.leaderboard.schema import Protocol, TaskOutcome
 
 
@@ -50,3 +53,17 @@ def leaderboard_outcomes(
     order = {name: i for i, name in enumerate(task_names)}
     tasks = [TaskOutcome(order[name], name, successes[name], n) for name, n in attempts.items()]
     return sorted(tasks, key=lambda t: t.index), [completed for completed, _ in outcomes]
+
+
+def leaderboard_inputs(
+    protocol: Mapping[str, Any],
+    execution: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    *,
+    seeds: Sequence[int],
+    task_names: Sequence[str],
+) -> LeaderboardInputs:
+    """The runner's leaderboard inputs for the chain records of a complete evaluation; ``task_names`` in the
+    official task-id order (``tasks.yaml``). Raises ``ValueError`` for a protocol the leaderboard does not rank."""
+    tasks, chain_lengths = leaderboard_outcomes(records, task_names)
+    return LeaderboardInputs(leaderboard_protocol(protocol, execution, seeds), tasks, chain_lengths)

@@ -8,7 +8,9 @@ subtask at once (the observation that completed it is the next subtask's first);
 
 A new subtask restarts the policy, as the official loop calls ``model.reset()`` before each: the step result
 carries :data:`foresight.eval.worker.POLICY_RESET`, so the runner drops the remaining action chunk and the
-observation history starts again from the new subtask's first frame.
+observation history starts again from the new subtask's first frame. Every observation names the subtask asked at
+that moment as its ``task`` (and gives its instruction), so a method conditioned on ``task_index`` gets the
+subtask's index in its training tasks.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class CalvinRolloutEnv(RolloutEnv):
         self._steps_per_subtask: list[int] = []
         self._start_info = sim.get_info()
         self._done = False
-        return to_observation(obs, self.protocol.instructions[chain.subtasks[0]])
+        return self._observation(obs, chain.subtasks[0])
 
     def step(self, action: Any) -> StepResult:
         if self._done or self._chain is None:
@@ -113,9 +115,11 @@ class CalvinRolloutEnv(RolloutEnv):
         success = self._subtask == len(chain.subtasks)
         current = chain.subtasks[min(self._subtask, len(chain.subtasks) - 1)]
         info_out = self._chain_result() if self._done else {"completed": self._subtask, "subtask": current, **flags}
-        return StepResult(
-            to_observation(obs, self.protocol.instructions[current]), success=success, done=self._done, info=info_out
-        )
+        return StepResult(self._observation(obs, current), success=success, done=self._done, info=info_out)
+
+    def _observation(self, obs: dict[str, Any], subtask: str) -> Observation:
+        """What the policy sees while ``subtask`` is asked: its validation instruction, and its name as the task."""
+        return to_observation(obs, self.protocol.instructions[subtask], task=subtask)
 
     def _chain_result(self) -> dict[str, Any]:
         """What the runner records for the chain (its ``info``), read by :meth:`CalvinEnv.summarize`."""

@@ -135,8 +135,12 @@ def make_sim(config: CalvinConfig) -> Any:
     return hydra.utils.instantiate(cfg.env, show_gui=False, use_vr=False, use_scene_info=True)
 
 
-def to_observation(obs: dict[str, Any], instruction: str) -> Observation:
-    """calvin_env's observation dict -> :class:`Observation` (pybullet images are already upright)."""
+def to_observation(obs: dict[str, Any], instruction: str, task: str | None = None) -> Observation:
+    """calvin_env's observation dict -> :class:`Observation` (pybullet images are already upright).
+
+    ``task`` is the current subtask's name (``open_drawer``): the runner looks it up in the checkpoint's
+    ``DatasetInfo.tasks``, whose CALVIN tasks are the annotated subtasks, for methods that read ``task_index``.
+    """
     rgb = obs.get("rgb_obs", {})
     missing = [key for key in VIEWS.values() if key not in rgb]
     if missing:
@@ -148,4 +152,4 @@ def to_observation(obs: dict[str, Any], instruction: str) -> Observation:
         if value.shape != (dim,):
             raise ValueError(f"CALVIN {key} has shape {value.shape}, expected ({dim},)")
         proprio[key] = value
-    return Observation(images=images, proprio=proprio, instruction=instruction)
+    return Observation(images=images, proprio=proprio, instruction=instruction, task=task)

@@ -7,7 +7,8 @@ chains 0, 5 and 9 of the full protocol, and a later run without it completes the
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from foresight.envs.calvin.config import CalvinConfig
 from foresight.envs.calvin.protocol import ProtocolData, load_protocol
@@ -18,6 +19,9 @@ from foresight.envs.calvin.sim import PROPRIO_DIMS, VIEWS, calvin_env_commit, en
 from foresight.envs.calvin.summary import summarize_chains
 from foresight.interfaces import EnvSuite, EpisodeSpec
 from foresight.registry import register_env
+
+if TYPE_CHECKING:
+    from foresight.eval.summary import LeaderboardInputs
 
 
 def chain_name(chain: EvalSequence) -> str:
@@ -97,3 +101,19 @@ class CalvinEnv(EnvSuite):
             instructions=self.data.instructions,
             expected=len(self.data.chains) * self.config.trials_per_sequence,
         )
+
+    def leaderboard_inputs(
+        self,
+        protocol: Mapping[str, Any],
+        execution: Mapping[str, Any],
+        records: Sequence[Mapping[str, Any]],
+        *,
+        seeds: Sequence[int],
+    ) -> LeaderboardInputs:
+        """The shared runner's leaderboard hook (:data:`foresight.eval.summary.LEADERBOARD_HOOK`): the leaderboard
+        counts subtasks (by official task id) and chain lengths, not one task per chain, and ranks only the
+        official 1000 chains. Imported here so that simulator workers, which import this module, never load the
+        leaderboard."""
+        from foresight.envs.calvin.leaderboard import leaderboard_inputs
+
+        return leaderboard_inputs(protocol, execution, records, seeds=seeds, task_names=self.data.task_names)

@@ -75,12 +75,29 @@ def _rate(row: dict[str, Any]) -> str:
     return f"{100 * rate:5.1f}%{interval}  ({row.get('successes')}/{row.get('episodes')})"
 
 
+def _chain_rates(results: dict[str, Any]) -> list[str]:
+    """A chained benchmark's score (CALVIN: ``avg_len`` and ``success_in_a_row`` for k = 1..5)."""
+    head = (
+        f"  {results.get('suite')}: avg_len {results['avg_len']:.3f} over {results.get('chains')} chains; "
+        "success for k tasks in a row (Wilson 95% intervals):"
+    )
+    rows = [
+        f"    {row['k']} in a row: {_rate({**row, 'success_rate': row['rate'], 'episodes': row['chains']})}"
+        for row in results["success_in_a_row"]
+    ]
+    return [head, *rows]
+
+
 def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
+    """The report after an evaluation: per-task rates, then the suite's score (for a chained benchmark its
+    success for 1..N tasks in a row and average length, Wilson 95% intervals throughout)."""
     results = summary["results"] or {}
     for row in results.get("per_task", []):
         if row.get("episodes"):
             print(f"  task {row['task_index']:>3}  {row['task'][:56]:<56}  {_rate(row)}")
-    if "success_rate" in results:
+    if "success_in_a_row" in results:
+        print("\n".join(_chain_rates(results)))
+    elif "success_rate" in results:
         print(f"  {results.get('suite', summary['env'])}: {_rate(results)}  (Wilson 95% interval)")
     counts, timing = summary["episodes"], summary["timing"]
     if counts["error"] or counts["missing"]:
@@ -95,6 +112,16 @@ def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
     lb = summary["leaderboard"]
     where = f"{out_dir}/summary.json" + (f" and {out_dir}/{lb['file']}" if lb["written"] else "")
     print(f"  written: {where}" + ("" if lb["written"] else f"  (no leaderboard result: {lb['reason']})"))
+
+
+def is_not_installed(exc: ImportError) -> bool:
+    """An env adapter's "simulator not installed" error (CALVIN's ``CalvinNotInstalled``).
+
+    The convention: an adapter reports a missing simulator by raising its own subclass of ``ImportError`` whose
+    message says how to install it, so the CLI can print that one message. A bare ``ImportError`` or
+    ``ModuleNotFoundError`` is more likely a broken installation of foresight itself and keeps its traceback.
+    """
+    return type(exc) not in (ImportError, ModuleNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,11 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = parse_args(args)
         suite = build_env(run.env)
+        suite.protocol()  # where an env checks that its simulator is installed: before a checkpoint is loaded
         state = process_state()
         loaded = load_policy(run.checkpoint, device=run.eval.device or state.device)
         out_dir = Path(run.eval.out) if run.eval.out else default_out_dir(loaded.path, run.env_label)
         summary = evaluate(suite, loaded, run.eval, out_dir, label=run.env_label, state=state)
     except (ConfigError, CheckpointError, EvalError, RegistryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        if not is_not_installed(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

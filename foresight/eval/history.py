@@ -116,7 +116,8 @@ class ActionHistory:
 def pack(
     frames: list[Observation], is_pad: np.ndarray, views: Sequence[str], proprio_keys: Sequence[str]
 ) -> dict[str, Any]:
-    """Stacked frames as the arrays the main process batches: images ``(O, H, W, 3)``, proprio ``(O, P)``."""
+    """Stacked frames as the arrays the main process batches: images ``(O, H, W, 3)``, proprio ``(O, P)``, and the
+    newest frame's instruction and :attr:`~foresight.types.Observation.task` (what is asked now)."""
     latest = frames[-1]
     missing_views = [v for v in views if v not in latest.images]
     if missing_views:
@@ -139,4 +140,10 @@ def pack(
                 for f in frames
             ]
         )
-    return {"images": images, "proprio": proprio, "is_pad": is_pad, "instruction": latest.instruction}
+    return {
+        "images": images,
+        "proprio": proprio,
+        "is_pad": is_pad,
+        "instruction": latest.instruction,
+        "task": latest.task,
+    }

@@ -3,10 +3,10 @@
 Batching across simulator workers is where evaluation speed comes from on a GPU (one forward pass for all
 episodes instead of one per episode), and the batch is built exactly like a training batch
 (:mod:`foresight.types`): uint8 upright images ``(B, O, 3, H, W)``, proprio normalised with the checkpoint's own
-statistics, ``observation.is_pad`` from the clamped history, the instruction and the dataset's task index. A
-policy whose inference DataSpec has negative action offsets also gets the actions its episode executed at those
-offsets, as ``action`` ``(B, n_past, action_dim)`` normalised with the checkpoint's statistics and
-``action_is_pad`` (see :class:`foresight.types.DataSpec`).
+statistics, ``observation.is_pad`` from the clamped history, the instruction and the dataset's task index of what
+is asked now (:func:`current_task`). A policy whose inference DataSpec has negative action offsets also gets the
+actions its episode executed at those offsets, as ``action`` ``(B, n_past, action_dim)`` normalised with the
+checkpoint's statistics and ``action_is_pad`` (see :class:`foresight.types.DataSpec`).
 """
 
 from __future__ import annotations
@@ -33,10 +33,21 @@ from foresight.types import (
 
 @dataclass
 class Query:
-    """One episode waiting for actions: what its worker sent (:func:`foresight.eval.history.pack`)."""
+    """One episode waiting for actions: its episode's task and what its worker sent
+    (:func:`foresight.eval.history.pack`)."""
 
     task: str
     observation: dict[str, Any]
+
+
+def current_task(query: Query) -> str:
+    """The task name to look up in :attr:`DatasetInfo.tasks`: the observation's own
+    (:attr:`foresight.types.Observation.task`, CALVIN's current subtask) when the env sets it, else the episode's.
+
+    A CALVIN episode is a chain of five subtasks, so its task (the chain) is never a training task; the data
+    reader's tasks are the subtasks, and a method that embeds the task index (``dp``) needs the current one.
+    """
+    return query.observation.get("task") or query.task
 
 
 def policy_views(spec: DataSpec) -> tuple[str, ...]:
@@ -100,7 +111,7 @@ class BatchedPolicy:
         batch[INSTRUCTION] = [o["instruction"] for o in obs]
         # A task the training data did not contain maps to -1: an embedding lookup fails loudly on it, and
         # language-conditioned methods never read the index.
-        batch[TASK_INDEX] = torch.tensor([self.tasks.get(q.task, -1) for q in queries], device=self.device)
+        batch[TASK_INDEX] = torch.tensor([self.tasks.get(current_task(q), -1) for q in queries], device=self.device)
         return batch
 
     @torch.no_grad()

@@ -25,6 +25,10 @@ RESULT_FILE = "result.json"
 OK = "ok"
 ERROR = "error"
 
+POLICY_SEED = "policy_seed"
+"""Episode-record key: the ``eval.seed`` the policy sampled under. ``eval.*`` is not part of ``run.json``, so a
+resumed run may change it; the leaderboard protocol lists every seed its episodes used."""
+
 
 class EvalError(RuntimeError):
     """An evaluation that cannot start or continue as asked; the message says what to change."""

@@ -30,6 +30,7 @@ from foresight.eval.results import (
     EPISODES_FILE,
     ERROR,
     OK,
+    POLICY_SEED,
     RESULT_FILE,
     SUMMARY_FILE,
     EpisodeLog,
@@ -230,6 +231,7 @@ class _Shard:
             "trial": episode.trial,
             "init_index": episode.init_index,
             "seed": episode.seed,
+            POLICY_SEED: self.config.seed,
             "status": status,
             "attempts": self.attempts[episode.key] + 1 if status == OK else self.attempts[episode.key],
             "rank": self.rank,
@@ -359,7 +361,7 @@ def evaluate(
     ok_records = [latest[e.key] for e in selected if e.key in latest and latest[e.key]["status"] == OK]
     try:
         result = leaderboard_result(
-            summary, ok_records, loaded.config, loaded.method.name, timing["wall_s_all_sessions"]
+            summary, ok_records, loaded.config, loaded.method.name, timing["wall_s_all_sessions"], suite=suite
         )
     except LeaderboardUnavailable as exc:
         summary["leaderboard"] = {"written": False, "reason": str(exc)}

@@ -4,19 +4,27 @@ The summary is for the person who ran the evaluation: success per task and suite
 suite's own :meth:`~foresight.interfaces.EnvSuite.summarize`), the protocol, how actions were executed, the
 checkpoint's provenance, errors and crashes, and speed. The leaderboard result is written only when the whole
 protocol ran without errors, since a partial measurement must not be ranked beside a full one.
+
+How an evaluation maps to the leaderboard is the benchmark's business, but this module must not import benchmark
+adapters (the core stays free of them). A suite whose leaderboard tasks are not its episodes (CALVIN: an episode
+is a chain of 5 subtasks, the leaderboard counts subtasks and chain lengths) provides the mapping itself, as a
+method ``leaderboard_inputs`` (:data:`LEADERBOARD_HOOK`); a suite that counts one task per episode (LIBERO) only
+needs its protocol mapper in :data:`PROTOCOL_MAPPERS`. The hook is a method rather than a table the adapter fills
+on import because the mapping needs the suite's own data (CALVIN's task ids) and the suite object is at hand.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from foresight import __version__
-from foresight.eval.results import ERROR, OK, latest_by_key
+from foresight.eval.results import ERROR, OK, POLICY_SEED, latest_by_key
 from foresight.interfaces import EnvSuite, EpisodeSpec
 from foresight.leaderboard.schema import Checkpoint, Protocol, TaskOutcome, make_result
 from foresight.leaderboard.validation import ResultValidationError
@@ -91,7 +99,71 @@ def _libero_protocol(protocol: Mapping[str, Any], execution: Mapping[str, Any]) 
 PROTOCOL_MAPPERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Protocol]] = {
     "libero": _libero_protocol,
 }
-"""``protocol["benchmark"]`` -> the leaderboard :class:`Protocol` of an env's protocol record."""
+"""``protocol["benchmark"]`` -> the leaderboard :class:`Protocol` of an env's protocol record, for benchmarks whose
+leaderboard tasks are the episodes' tasks; suites with a :data:`LEADERBOARD_HOOK` are not looked up here."""
+
+
+@dataclass(frozen=True)
+class LeaderboardInputs:
+    """A benchmark's part of a leaderboard result: the protocol, per-task counts and (CALVIN) chain lengths.
+
+    ``chain_lengths`` holds, per chain, how many subtasks it completed in a row; it is what
+    :func:`~foresight.leaderboard.schema.make_result` derives CALVIN's 1..5-in-a-row rates and average length from.
+    """
+
+    protocol: Protocol
+    tasks: list[TaskOutcome]
+    chain_lengths: list[int] | None = None
+
+
+LEADERBOARD_HOOK = "leaderboard_inputs"
+"""Optional :class:`~foresight.interfaces.EnvSuite` method ``leaderboard_inputs(protocol, execution, records, *,
+seeds) -> LeaderboardInputs``: ``protocol`` is the suite's :meth:`protocol` record, ``execution`` the runner's,
+``records`` the ok episode records of the whole protocol and ``seeds`` the policy's ``eval.seed`` values. A
+``ValueError`` or ``KeyError`` it raises (a protocol the leaderboard does not rank) is reported as the reason no
+result was written."""
+
+
+def episode_task_outcomes(records: Sequence[Mapping[str, Any]]) -> list[TaskOutcome]:
+    """Successes over trials per episode task: the leaderboard tasks of a benchmark that runs one task per episode."""
+    tasks: dict[int, TaskOutcome] = {}
+    for r in records:
+        t = tasks.get(r["task_index"], TaskOutcome(r["task_index"], r["task"], 0, 0))
+        tasks[r["task_index"]] = TaskOutcome(t.index, t.name, t.successes + bool(r["success"]), t.trials + 1)
+    return list(tasks.values())
+
+
+def policy_seeds(records: Sequence[Mapping[str, Any]]) -> tuple[int, ...]:
+    """The ``eval.seed`` values the episodes ran under: several when a resumed run changed it, which makes a
+    different protocol on the leaderboard than one seed."""
+    missing = [r["key"] for r in records if POLICY_SEED not in r]
+    if missing:
+        raise LeaderboardUnavailable(
+            f"episodes {missing[:3]} do not record the policy's eval.seed ({POLICY_SEED!r}); they were written by an "
+            "older foresight: evaluate into a new eval.out"
+        )
+    return tuple(sorted({int(r[POLICY_SEED]) for r in records}))
+
+
+def leaderboard_inputs(
+    suite: EnvSuite | None,
+    protocol: Mapping[str, Any],
+    execution: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+) -> LeaderboardInputs:
+    """The suite's :data:`LEADERBOARD_HOOK` when it has one, else its benchmark's entry in :data:`PROTOCOL_MAPPERS`
+    with one leaderboard task per episode task."""
+    hook = getattr(suite, LEADERBOARD_HOOK, None)
+    if hook is not None:
+        try:
+            return hook(protocol, execution, records, seeds=policy_seeds(records))
+        except (KeyError, ValueError) as exc:
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise LeaderboardUnavailable(f"{type(suite).__name__} does not rank this evaluation: {reason}") from exc
+    benchmark = protocol.get("benchmark")
+    if benchmark not in PROTOCOL_MAPPERS:
+        raise LeaderboardUnavailable(f"no leaderboard protocol mapping for benchmark {benchmark!r}")
+    return LeaderboardInputs(PROTOCOL_MAPPERS[benchmark](protocol, execution), episode_task_outcomes(records))
 
 
 def _run_dir(checkpoint_path: str) -> str:
@@ -101,9 +173,18 @@ def _run_dir(checkpoint_path: str) -> str:
 
 
 def leaderboard_result(
-    summary: Mapping[str, Any], ok_records: Sequence[dict[str, Any]], run_config: Any, method_name: str, wall_s: float
+    summary: Mapping[str, Any],
+    ok_records: Sequence[dict[str, Any]],
+    run_config: Any,
+    method_name: str,
+    wall_s: float,
+    suite: EnvSuite | None = None,
 ) -> dict[str, Any]:
-    """The evaluation as a validated leaderboard result document; raises :class:`LeaderboardUnavailable`."""
+    """The evaluation as a validated leaderboard result document; raises :class:`LeaderboardUnavailable`.
+
+    ``suite`` is the evaluated suite, asked for its :data:`LEADERBOARD_HOOK`; without one the benchmark named in
+    the protocol record must be in :data:`PROTOCOL_MAPPERS`.
+    """
     if not summary["complete"]:
         counts = summary["episodes"]
         raise LeaderboardUnavailable(
@@ -112,17 +193,11 @@ def leaderboard_result(
             "whole protocol"
         )
     protocol, execution, prov = summary["protocol"], summary["execution"], summary["checkpoint"]
-    benchmark = protocol.get("benchmark")
-    if benchmark not in PROTOCOL_MAPPERS:
-        raise LeaderboardUnavailable(f"no leaderboard protocol mapping for benchmark {benchmark!r}")
     needed = ("git_sha", "version", "data_fingerprint", "step", "checkpoint")
     absent = [k for k in needed if prov.get(k) is None]
     if absent:
         raise LeaderboardUnavailable(f"the checkpoint's provenance lacks {absent}")
-    tasks: dict[int, TaskOutcome] = {}
-    for r in ok_records:
-        t = tasks.get(r["task_index"], TaskOutcome(r["task_index"], r["task"], 0, 0))
-        tasks[r["task_index"]] = TaskOutcome(t.index, t.name, t.successes + bool(r["success"]), t.trials + 1)
+    inputs = leaderboard_inputs(suite, protocol, execution, ok_records)
     config = OmegaConf.to_container(run_config, resolve=True) if isinstance(run_config, DictConfig) else run_config
     try:
         result = make_result(
@@ -135,11 +210,12 @@ def leaderboard_result(
                 training_steps=prov["step"],
                 run_dir=_run_dir(prov["checkpoint"]),
             ),
-            benchmark=benchmark,
+            benchmark=protocol["benchmark"],
             suite=protocol["suite"],
-            protocol=PROTOCOL_MAPPERS[benchmark](protocol, execution),
-            tasks=list(tasks.values()),
+            protocol=inputs.protocol,
+            tasks=inputs.tasks,
             wall_time_s=wall_s,
+            chain_lengths=inputs.chain_lengths,
         )
     except (ResultValidationError, KeyError, TypeError) as exc:
         raise LeaderboardUnavailable(f"the leaderboard schema rejects this evaluation: {exc}") from exc

@@ -14,8 +14,14 @@ from foresight import checkpoint
 from foresight.config import ConfigError
 from foresight.envs.libero.config import LiberoConfig
 from foresight.eval.cli import main, parse_args
-from foresight.eval.summary import LeaderboardUnavailable, leaderboard_result
-from foresight.leaderboard.schema import validate_result
+from foresight.eval.summary import (
+    PROTOCOL_MAPPERS,
+    LeaderboardInputs,
+    LeaderboardUnavailable,
+    episode_task_outcomes,
+    leaderboard_result,
+)
+from foresight.leaderboard.schema import TaskOutcome, validate_result
 from foresight.leaderboard.stats import wilson_interval
 from foresight.registry import register_method
 
@@ -162,3 +168,39 @@ def test_partial_or_unprovenanced_evaluations_are_not_ranked() -> None:
     summary, records = _libero_summary(trials=2)
     with pytest.raises(LeaderboardUnavailable, match=r"schema rejects.*tasks\[9\]\.trials"):  # 1 of 2 trials
         leaderboard_result(summary, records[:-1], {}, "clad", 1.0)
+
+
+class HookedSuite:
+    """A suite with the leaderboard hook: it renames the tasks, so the result shows whose mapping was used."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.seeds: list[tuple[int, ...]] = []
+
+    def leaderboard_inputs(self, protocol, execution, records, *, seeds) -> LeaderboardInputs:
+        self.seeds.append(seeds)
+        if self.error is not None:
+            raise self.error
+        tasks = [
+            TaskOutcome(t.index, f"hooked {t.index}", t.successes, t.trials) for t in episode_task_outcomes(records)
+        ]
+        return LeaderboardInputs(PROTOCOL_MAPPERS["libero"](protocol, execution), tasks)
+
+
+def test_a_suites_leaderboard_hook_is_used_before_the_protocol_table() -> None:
+    summary, records = _libero_summary(trials=2)
+    records = [{**r, "policy_seed": 5} for r in records]
+    suite = HookedSuite()
+    result = leaderboard_result(summary, records, {}, "clad", 1.0, suite=suite)
+    validate_result(result)
+    assert suite.seeds == [(5,)] and [t["name"] for t in result["tasks"]] == [f"hooked {i}" for i in range(10)]
+    assert result["calvin"] is None and result["aggregate"]["trials"] == 20
+
+    refusing = HookedSuite(ValueError("only the official chains are ranked"))
+    with pytest.raises(LeaderboardUnavailable, match=r"^HookedSuite does not rank this evaluation: only the official"):
+        leaderboard_result(summary, records, {}, "clad", 1.0, suite=refusing)
+    missing = HookedSuite(KeyError("record 3 has no info.completed"))
+    with pytest.raises(
+        LeaderboardUnavailable, match=r"does not rank this evaluation: record 3 has no info\.completed$"
+    ):
+        leaderboard_result(summary, records, {}, "clad", 1.0, suite=missing)

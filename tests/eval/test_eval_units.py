@@ -71,6 +71,14 @@ def test_pack_stacks_views_and_concatenates_proprio_in_spec_order() -> None:
     assert packed["instruction"] == "step 2"
 
 
+def test_pack_carries_the_newest_frames_instruction_and_task() -> None:
+    frames = [_obs(1), _obs(2)]
+    frames[0].task, frames[1].task = "open_drawer", "move_slider_left"  # a CALVIN subtask switch in the window
+    packed = pack(frames, np.array([False, False]), views=("front",), proprio_keys=())
+    assert (packed["instruction"], packed["task"]) == ("step 2", "move_slider_left")
+    assert pack([_obs(1)], np.array([False]), views=(), proprio_keys=())["task"] is None  # env names no task
+
+
 def test_pack_names_missing_views_and_keys() -> None:
     with pytest.raises(KeyError, match=r"views \['agentview'\].*renders \['front'\]"):
         pack([_obs(1)], np.array([False]), views=("agentview",), proprio_keys=())

@@ -24,7 +24,7 @@ from torch import nn
 from foresight.checkpoint import LoadedPolicy
 from foresight.data import Normalizer
 from foresight.interfaces import Method, Stage
-from foresight.types import ACTION, INSTRUCTION, STATE, DatasetInfo, DataSpec
+from foresight.types import ACTION, INSTRUCTION, STATE, TASK_INDEX, DatasetInfo, DataSpec
 
 STEP = 0.035  # no multiple of it lies on an oracle threshold (0.12, 0.15): no float ties
 ROBOT_UID, TABLE_UID = 0, 5
@@ -149,6 +149,18 @@ SCRIPT = {
 }
 """The scripted policy: official validation instruction -> the fake's motion that does it (else stand still)."""
 
+SUBTASK_MOTION = {
+    "open_drawer": (1.0, 0.0, 0.0),
+    "close_drawer": (-1.0, 0.0, 0.0),
+    "move_slider_left": (0.0, 1.0, 0.0),
+    "move_slider_right": (0.0, -1.0, 0.0),
+    "turn_on_lightbulb": (0.0, 0.0, 1.0),
+    "turn_off_lightbulb": (0.0, 0.0, 1.0),
+    "turn_on_led": (0.0, 0.0, -1.0),
+    "turn_off_led": (0.0, 0.0, -1.0),
+}
+"""The same motions keyed by subtask name, for a policy that knows its task by index rather than by sentence."""
+
 STEPS_NEEDED = {
     "open_drawer": 4,
     "close_drawer": 4,
@@ -203,20 +215,64 @@ class ScriptedPolicy(Method):
         return torch.from_numpy(np.stack(rows)).float() * self.scale
 
 
-def loaded_policy(tmp: Path) -> LoadedPolicy:
-    info = DatasetInfo(
+class SubtaskIndexPolicy(Method):
+    """Acts on ``task_index`` alone, as ``dp``'s task embedding does: the scripted motion of the subtask
+    ``info.tasks[task_index]``. A row whose task is not a training task (``-1``, e.g. a whole chain) is an error.
+    Logs ``(task_index, instruction)`` of every row; reads no pixels, so a 1000-chain run moves little data."""
+
+    Config = dict
+    name = "calvin_subtask_index"
+
+    def __init__(self, info: DatasetInfo) -> None:
+        super().__init__({}, info)
+        self.scale = nn.Parameter(torch.ones(()))
+        self.seen: list[tuple[int, str]] = []
+
+    def stages(self) -> list[Stage]:
+        return [Stage("policy", ("scale",), steps=1, batch_size=1, lr=0.0)]
+
+    def data_spec(self, stage: str | None = None) -> DataSpec:
+        return DataSpec(action_offsets=tuple(range(HORIZON)), normalization={ACTION: "identity", STATE: "identity"})
+
+    def compute_loss(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.scale * 0, {}
+
+    def predict_action_chunk(self, batch: dict[str, Any], *, generator: torch.Generator | None = None) -> torch.Tensor:
+        indices = batch[TASK_INDEX].tolist()
+        self.seen.extend(zip(indices, batch[INSTRUCTION], strict=True))
+        if min(indices) < 0:
+            raise ValueError(f"task_index {indices} names no training task")
+        motions = [SUBTASK_MOTION.get(self.info.tasks[i], (0.0, 0.0, 0.0)) for i in indices]
+        rows = [np.tile(np.array([*motion, 0.0, 0.0, 0.0, 0.7]), (HORIZON, 1)) for motion in motions]
+        return torch.from_numpy(np.stack(rows)).float() * self.scale
+
+
+def calvin_info(tasks: tuple[str, ...] = ("open_drawer",)) -> DatasetInfo:
+    return DatasetInfo(
         action_dim=7,
         proprio_dims={"robot_obs": 15, "scene_obs": 24},
         image_shapes={"static": (200, 200, 3), "gripper": (84, 84, 3)},
-        tasks=("open_drawer",),
-        instructions=("pull the handle to open the drawer",),
+        tasks=tasks,
+        instructions=tuple(f"instruction of {t}" for t in tasks),
     )
-    method = ScriptedPolicy(info).eval()
+
+
+def loaded_policy(tmp: Path, method: Method | None = None) -> LoadedPolicy:
+    """``method`` (default: the :class:`ScriptedPolicy`) as a loaded checkpoint with complete provenance."""
+    method = (method or ScriptedPolicy(calvin_info())).eval()
     return LoadedPolicy(
         method=method,
         normalizer=Normalizer({ACTION: "identity", STATE: "identity"}, {}),
-        config={"method": {"name": "calvin_scripted"}},
+        config={"method": {"name": method.name}},
         spec=method.data_spec(None),
-        provenance={"checkpoint": str(tmp / "ckpt"), "step": 1, "stage": "policy", "method": "calvin_scripted"},
+        provenance={
+            "checkpoint": str(tmp / "run" / "policy" / "checkpoints" / "step_0000001"),
+            "step": 1,
+            "stage": "policy",
+            "method": method.name,
+            "git_sha": "0123abc",
+            "version": "0.1.0",
+            "data_fingerprint": "fp-calvin-fake",
+        },
         path=tmp / "ckpt",
     )

@@ -76,13 +76,15 @@ def test_chains_run_resume_and_score_through_the_shared_runner(tmp_path: Path, c
     assert summary["complete"] and summary["episodes"]["ok"] == 3
     assert summary["protocol"]["simulator"] == {"factory": "calvin_fakes:fake_sim"}
     assert summary["timing"]["env_steps"] == sum(r["steps"] for r in records.values())
-    # The leaderboard wiring for CALVIN is the runner's (foresight/eval/summary.py); until it exists it says why.
+    # Hand-made chains are not the official protocol: no leaderboard result, and the summary says why.
     assert not summary["leaderboard"]["written"]
+    assert "CalvinEnv does not rank this evaluation: only the official 1000 chains" in summary["leaderboard"]["reason"]
 
-    # The CLI's report lists the subtasks (not 1000 chains) and the whole-chain rate.
+    # The CLI's report lists the subtasks (not the chains), avg_len and the rates for 1..5 in a row.
     print_summary(summary, out)
     printed = capsys.readouterr().out
-    assert "open_drawer" in printed and "lift_red_block_table" in printed and "(1/3)" in printed
+    assert "open_drawer" in printed and "lift_red_block_table" in printed and "avg_len 2.000 over 3 chains" in printed
+    assert "1 in a row:  66.7%" in printed and "5 in a row:  33.3%" in printed
 
     # Resuming finds nothing to do and reports the same score.
     again = evaluate(suite, loaded, EvalConfig(workers=2, progress=False), out, label="calvin_abc_d")
