@@ -7,6 +7,8 @@ Typical use (what the trainer does)::
     norm = Normalizer.from_dataset(ds, spec)
     train_idx, val_idx = split_episodes(len(ds.episodes), cfg.val_fraction, seed)
     train = WindowDataset(ds, spec, norm, episode_indices=train_idx, augment=Augment.from_config(cfg.augment))
+
+Check a dataset before training with ``python -m foresight.data.inspect data=NAME data.path=...``.
 """
 
 from foresight.data.augment import Augment

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from omegaconf import OmegaConf
 
 from foresight.config import ConfigError, load_group, parse_overrides, validate
+from foresight.data.options import CalvinConfig, LeRobotConfig
 
 
 @dataclass
@@ -58,9 +58,10 @@ class DataConfig:
     views: dict[str, str] | None = None  # our view name -> file key; replaces the reader's default mapping
     image_convention: str | None = None  # override the recorded image convention ("opengl" | "opencv")
     cache_dir: str | None = None  # where statistics (and features) are cached; null: next to the dataset
-    reader_options: dict[str, Any] | None = None  # format-specific options, documented by each reader
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)  # used by format "demo" only
+    lerobot: LeRobotConfig = field(default_factory=LeRobotConfig)  # used by format "lerobot" only
+    calvin: CalvinConfig = field(default_factory=CalvinConfig)  # used by format "calvin" only
 
 
 def cache_root() -> Path:

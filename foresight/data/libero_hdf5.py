@@ -136,12 +136,16 @@ def read_file(
             raise DataError(f"{file}: no 'data' group; top-level keys are {sorted(handle)}")
         data = handle["data"]
         instruction = _instruction(file, data)
-        convention = convention or _attr(file, data, "macros_image_convention")
-        if convention not in IMAGE_CONVENTIONS:
-            raise DataError(
-                f"{file}: data.attrs['macros_image_convention'] = {convention!r} is not a known image convention; "
-                f"expected one of {IMAGE_CONVENTIONS} (or set data.image_convention to override)"
-            )
+        if convention is not None:
+            if convention not in IMAGE_CONVENTIONS:
+                raise DataError(f"data.image_convention={convention!r} is unknown; expected one of {IMAGE_CONVENTIONS}")
+        else:
+            convention = _attr(file, data, "macros_image_convention")
+            if convention not in IMAGE_CONVENTIONS:
+                raise DataError(
+                    f"{file}: data.attrs['macros_image_convention'] = {convention!r} is not a known image "
+                    f"convention; expected one of {IMAGE_CONVENTIONS} (or set data.image_convention to override)"
+                )
         demos = sorted((int(m.group(1)), k) for k in data if (m := _DEMO.match(k)))
         if not demos:
             raise DataError(f"{file}: no data/demo_<i> groups; 'data' holds {sorted(data)}")

@@ -162,7 +162,9 @@ def default_cache_dir(cfg: DataConfig, data_root: Path | None, fingerprint: str)
     return cache_root() / "datasets" / fingerprint[:16]
 
 
-def download_from_hub(repo_id: str, *, subfolder: str | None = None, repo_type: str = "dataset") -> Path:
+def download_from_hub(
+    repo_id: str, *, subfolder: str | None = None, repo_type: str = "dataset", revision: str | None = None
+) -> Path:
     """Local folder of a hub dataset (downloaded once into the Hugging Face cache), or ``<snapshot>/<subfolder>``.
 
     Offline (``HF_HUB_OFFLINE=1`` or no network) with nothing cached, the error tells the user to point
@@ -174,11 +176,12 @@ def download_from_hub(repo_id: str, *, subfolder: str | None = None, repo_type: 
     patterns = [f"{subfolder}/*"] if subfolder else None
     where = f"{repo_id}/{subfolder}" if subfolder else repo_id
     try:
-        folder = Path(snapshot_download(repo_id, repo_type=repo_type, allow_patterns=patterns))
+        folder = Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision, allow_patterns=patterns))
     except (LocalEntryNotFoundError, OfflineModeIsEnabled, HfHubHTTPError, OSError) as exc:
         raise DataError(
             f"cannot get hub dataset {where!r} ({type(exc).__name__}: {exc}). Download it where you have network "
             f"(huggingface-cli download {repo_id} --repo-type {repo_type}"
+            f"{' --revision ' + revision if revision else ''}"
             f"{' --include ' + repr(patterns[0]) if patterns else ''} --local-dir DIR) and set data.path=DIR"
             f"{'/' + subfolder if subfolder else ''}"
         ) from exc
@@ -186,7 +189,10 @@ def download_from_hub(repo_id: str, *, subfolder: str | None = None, repo_type: 
 
 
 def resolve_local_path(cfg: DataConfig) -> Path:
-    """``cfg.path`` if set (must exist), else the hub download of ``cfg.repo_id`` / ``cfg.subfolder``."""
+    """``cfg.path`` if set (must exist), else the hub download of ``cfg.repo_id`` / ``cfg.subfolder``.
+
+    LeRobot datasets are versioned by hub revision (``data.lerobot.revision``), so that one is pinned when set.
+    """
     if cfg.path is not None:
         path = Path(cfg.path).expanduser()
         if not path.exists():
@@ -194,7 +200,8 @@ def resolve_local_path(cfg: DataConfig) -> Path:
         return path
     if cfg.repo_id is None:
         raise DataError(f"data {cfg.name!r} has neither data.path nor data.repo_id; set data.path=/your/dataset")
-    return download_from_hub(cfg.repo_id, subfolder=cfg.subfolder)
+    revision = cfg.lerobot.revision if cfg.format == "lerobot" else None
+    return download_from_hub(cfg.repo_id, subfolder=cfg.subfolder, revision=revision)
 
 
 def info_from_episodes(episodes: Sequence[Episode], *, fps: float | None = None) -> DatasetInfo:
