@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -29,6 +30,8 @@ class TinyConfig:
     steps_a: int = 6
     steps_b: int = 6
     ema_decay: float | None = None
+    dropout: float = 0.1
+    noise: float = 0.01
 
 
 @register_method("tiny_two_stage")
@@ -44,7 +47,7 @@ class TinyTwoStage(Method):
     def __init__(self, config: TinyConfig, info) -> None:
         super().__init__(config, info)
         proprio = info.proprio_dim(("joint_states",))
-        self.encoder = nn.Sequential(nn.Linear(proprio + 3, config.hidden), nn.Dropout(0.1), nn.Tanh())
+        self.encoder = nn.Sequential(nn.Linear(proprio + 3, config.hidden), nn.Dropout(config.dropout), nn.Tanh())
         self.aux = nn.Linear(config.hidden, proprio)
         self.head = nn.Linear(config.hidden, 2 * info.action_dim)
 
@@ -65,7 +68,7 @@ class TinyTwoStage(Method):
     def compute_loss(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
         z = self._encode(batch)
         if stage == "a":
-            noisy = batch[STATE][:, -1] + 0.01 * torch.randn_like(batch[STATE][:, -1])
+            noisy = batch[STATE][:, -1] + self.config.noise * torch.randn_like(batch[STATE][:, -1])
             return nn.functional.mse_loss(self.aux(z), noisy), {}
         return self._action_loss(z, batch), {}
 
@@ -318,3 +321,33 @@ def test_accelerate_launch_trains_both_clad_stages_with_two_processes(demo_path,
         assert checkpoint.final_checkpoint(run_dir / stage).name == "step_0000004"
     policy = checkpoint.load_policy(run_dir)
     assert policy.method.name == "clad" and policy.provenance["stage"] == "policy"
+
+
+def test_gradient_accumulation_matches_one_big_batch(demo_path, tmp_path):
+    """Two micro-batches of 4 give the gradient of one batch of 8 (no dropout or noise to tell them apart)."""
+    deterministic = ["method.dropout=0.0", "method.noise=0.0", "train.grad_clip=null"]
+    assert run(demo_path, tmp_path / "one", *deterministic) == 0
+    assert run(demo_path, tmp_path / "two", *deterministic, "train.grad_accum=2") == 0
+    for stage in ("a", "b"):
+        one, two = final_weights(tmp_path / "one", stage), final_weights(tmp_path / "two", stage)
+        for name in one:
+            torch.testing.assert_close(two[name], one[name], rtol=1e-5, atol=1e-6)
+        assert [v for _, v in losses(tmp_path / "two", stage)] == pytest.approx(
+            [v for _, v in losses(tmp_path / "one", stage)], rel=1e-5
+        )
+
+
+@pytest.mark.slow
+def test_bf16_autocast_trains_on_cpu_and_saves_fp32_weights(demo_path, tmp_path):
+    # A subprocess: Accelerate's process state is a singleton, fixed by the first run of this test session.
+    run_dir = tmp_path / "r"
+    result = subprocess.run(
+        [sys.executable, "-m", "foresight.train", *DP_TINY, "data=demo", f"data.path={demo_path}",
+         f"run_dir={run_dir}", "train.steps=3", "train.mixed_precision=bf16", "train.logger=none"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = (run_dir / "policy" / "metrics.jsonl").read_text().splitlines()
+    assert all(math.isfinite(json.loads(line).get("loss", 0.0)) for line in metrics)
+    weights = final_weights(run_dir, "policy")
+    assert all(t.dtype == torch.float32 for t in weights.values())
