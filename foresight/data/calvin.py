@@ -35,6 +35,7 @@ from foresight.data.source import (
     info_from_episodes,
     register_format,
     resolve_local_path,
+    select_episodes,
 )
 from foresight.types import Episode
 
@@ -239,24 +240,6 @@ def read_calvin(
     ]
 
 
-def _select(episodes: list[Episode], tasks: list[str] | None, max_episodes: int | None) -> list[Episode]:
-    if tasks is not None:
-        known = sorted({ep.task for ep in episodes})
-        unknown = sorted(set(tasks) - set(known))
-        if unknown:
-            raise DataError(f"data.tasks {unknown} are not CALVIN tasks of this split; it has {known}")
-        episodes = [ep for ep in episodes if ep.task in tasks]
-    if max_episodes is not None:
-        taken: dict[str, int] = {}
-        kept = []
-        for ep in episodes:
-            if taken.get(ep.task, 0) < max_episodes:
-                taken[ep.task] = taken.get(ep.task, 0) + 1
-                kept.append(ep)
-        episodes = kept
-    return episodes
-
-
 def _detect(path: Path) -> bool:
     return (path / EPISODE_IDS).exists() or (path / "training" / EPISODE_IDS).exists()
 
@@ -269,7 +252,7 @@ def open_calvin(cfg: DataConfig) -> EpisodeDataset:
     convention = cfg.image_convention or IMAGE_CONVENTION
     size = tuple(cfg.image_size) if cfg.image_size is not None else None
     episodes = read_calvin(folder, options, views=cfg.views, convention=convention, image_size=size)
-    episodes = _select(episodes, cfg.tasks, cfg.max_episodes)
+    episodes = select_episodes(episodes, cfg.tasks, cfg.max_episodes, "CALVIN tasks of this split")
     boundary_frames = {frame_path(folder, ep.meta[k]) for ep in episodes for k in ("first_frame", "last_frame")}
     index_files = [folder / EPISODE_IDS] + ([folder / LANG_ANN] if options.episodes == "language" else [])
     read_options = {

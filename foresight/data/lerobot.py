@@ -42,6 +42,7 @@ from foresight.data.source import (
     info_from_episodes,
     register_format,
     resolve_local_path,
+    select_episodes,
 )
 from foresight.types import Episode
 
@@ -366,24 +367,6 @@ def read_lerobot(
     return layout, reader.episodes()
 
 
-def _select(episodes: list[Episode], tasks: list[str] | None, max_episodes: int | None) -> list[Episode]:
-    if tasks is not None:
-        known = sorted({ep.task for ep in episodes})
-        unknown = sorted(set(tasks) - set(known))
-        if unknown:
-            raise DataError(f"data.tasks {unknown} are not tasks of this dataset; it has {known}")
-        episodes = [ep for ep in episodes if ep.task in tasks]
-    if max_episodes is not None:
-        counts: dict[str, int] = {}
-        kept = []
-        for ep in episodes:
-            counts[ep.task] = counts.get(ep.task, 0) + 1
-            if counts[ep.task] <= max_episodes:
-                kept.append(ep)
-        episodes = kept
-    return episodes
-
-
 @register_format("lerobot", detect=lambda path: (path / INFO).exists())
 def open_lerobot(cfg: DataConfig) -> EpisodeDataset:
     """``format: lerobot``: ``data.path`` (a local copy) or ``data.repo_id`` (downloaded with huggingface_hub)."""
@@ -393,7 +376,7 @@ def open_lerobot(cfg: DataConfig) -> EpisodeDataset:
     root = resolve_local_path(cfg)
     size = tuple(cfg.image_size) if cfg.image_size is not None else None
     layout, episodes = read_lerobot(root, options, views=cfg.views, image_size=size)
-    episodes = _select(episodes, cfg.tasks, cfg.max_episodes)
+    episodes = select_episodes(episodes, cfg.tasks, cfg.max_episodes, "tasks of this dataset")
     used = {Path(ep.source) for ep in episodes} | {Path(f.path) for ep in episodes for f in ep.images.values()}
     read_options = {
         "format": "lerobot",

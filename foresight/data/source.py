@@ -243,3 +243,24 @@ def _check_same(ep: Episode, key: str, shape: tuple[int, ...], expected: tuple[i
         raise DataError(
             f"episode {ep.episode_id} ({ep.source}): {key} has per-frame shape {tuple(shape)}, expected {expected}"
         )
+
+
+def select_episodes(
+    episodes: list[Episode], tasks: list[str] | None, max_episodes: int | None, kind: str = "tasks of this dataset"
+) -> list[Episode]:
+    """``data.tasks`` and ``data.max_episodes`` (per task, first ones kept), for readers that filter episodes."""
+    if tasks is not None:
+        known = sorted({ep.task for ep in episodes})
+        unknown = sorted(set(tasks) - set(known))
+        if unknown:
+            raise DataError(f"data.tasks {unknown} are not {kind}; it has {known}")
+        episodes = [ep for ep in episodes if ep.task in tasks]
+    if max_episodes is not None:
+        counts: dict[str, int] = {}
+        kept = []
+        for ep in episodes:
+            counts[ep.task] = counts.get(ep.task, 0) + 1
+            if counts[ep.task] <= max_episodes:
+                kept.append(ep)
+        episodes = kept
+    return episodes
