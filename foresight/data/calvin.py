@@ -1,4 +1,4 @@
-"""CALVIN reader: one ``episode_XXXXXXX.npz`` per 30 Hz frame, episodes from the split's index files.
+"""CALVIN reader: one ``episode_<7-digit frame id>.npz`` per 30 Hz frame, episodes from the split's index files.
 
 Layout (``calvin/dataset/README.md``, ``calvin_env/datarenderer.py:save_step``; ../shared/notes/data-formats.md
 §2d): a split folder (``training/`` or ``validation/``) holds the frames, ``ep_start_end_ids.npy`` (inclusive

@@ -3,9 +3,9 @@
 Layouts (huggingface/lerobot ``src/lerobot/datasets/utils.py``; ../shared/notes/data-formats.md §2b):
 
 * v3.0: ``meta/info.json``, ``meta/tasks.parquet`` (``task`` index, ``task_index``), episode metadata in
-  ``meta/episodes/chunk-XXX/file-YYY.parquet`` (``episode_index``, ``length``, ``data/chunk_index``,
+  ``meta/episodes/chunk-<c>/file-<f>.parquet`` (``episode_index``, ``length``, ``data/chunk_index``,
   ``data/file_index``, ``videos/<key>/{chunk_index,file_index,from_timestamp}``), frames of many episodes per
-  ``data/chunk-XXX/file-YYY.parquet``, videos of many episodes per ``videos/<key>/chunk-XXX/file-YYY.mp4``.
+  ``data/chunk-<c>/file-<f>.parquet``, videos of many episodes per ``videos/<key>/chunk-<c>/file-<f>.mp4``.
 * v2.x: ``meta/{info.json,tasks.jsonl,episodes.jsonl}``, one ``data/chunk-{:03d}/episode_{:06d}.parquet`` and
   one ``videos/chunk-{:03d}/<key>/episode_{:06d}.mp4`` per episode (``info.json`` holds the path templates).
 

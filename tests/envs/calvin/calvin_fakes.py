@@ -28,6 +28,17 @@ from foresight.types import ACTION, INSTRUCTION, STATE, TASK_INDEX, DatasetInfo,
 
 STEP = 0.035  # no multiple of it lies on an oracle threshold (0.12, 0.15): no float ties
 ROBOT_UID, TABLE_UID = 0, 5
+# An initial condition in the official sequences' vocabulary: drawer closed, both lights off.
+CLOSED_DARK = {
+    "led": 0,
+    "lightbulb": 0,
+    "slider": "right",
+    "drawer": "closed",
+    "red_block": "table",
+    "blue_block": "slider_left",
+    "pink_block": "table",
+    "grasped": 0,
+}
 BLOCK_UIDS = {"block_red": 2, "block_blue": 3, "block_pink": 4}
 BLOCK_SLICES = {"block_red": slice(6, 12), "block_blue": slice(12, 18), "block_pink": slice(18, 24)}
 TABLE_LINKS = {"base_link": -1, "plank_link": 6, "drawer_link": 3, "slide_link": 2}

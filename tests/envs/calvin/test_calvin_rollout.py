@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from calvin_fakes import STEPS_NEEDED, FakePlayTable, fake_sim, scripted_action
+from calvin_fakes import CLOSED_DARK, STEPS_NEEDED, FakePlayTable, fake_sim, scripted_action
 
 from foresight.envs.calvin import CalvinConfig, CalvinEnv, CalvinNotInstalled, CalvinRolloutEnv, reset_state
 from foresight.envs.calvin.resources import INSTRUCTIONS, SEQUENCES, data_file
@@ -22,16 +22,6 @@ from foresight.envs.calvin.sim import to_observation
 from foresight.eval.worker import POLICY_RESET
 from foresight.interfaces import EpisodeSpec, StepResult
 
-CLOSED_DARK = {
-    "led": 0,
-    "lightbulb": 0,
-    "slider": "right",
-    "drawer": "closed",
-    "red_block": "table",
-    "blue_block": "slider_left",
-    "pink_block": "table",
-    "grasped": 0,
-}
 DOABLE = ["open_drawer", "move_slider_left", "turn_on_lightbulb", "turn_on_led", "close_drawer"]
 
 

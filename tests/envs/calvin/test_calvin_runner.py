@@ -11,22 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
-from calvin_fakes import STEPS_NEEDED, fake_sim, loaded_policy
+from calvin_fakes import CLOSED_DARK, STEPS_NEEDED, fake_sim, loaded_policy
 
 from foresight.envs.calvin import CalvinConfig, CalvinEnv
 from foresight.eval import EvalConfig, evaluate
 from foresight.eval.cli import print_summary
 
-START = {
-    "led": 0,
-    "lightbulb": 0,
-    "slider": "right",
-    "drawer": "closed",
-    "red_block": "table",
-    "blue_block": "slider_left",
-    "pink_block": "table",
-    "grasped": 0,
-}
 CHAINS = [
     ["open_drawer", "move_slider_left", "turn_on_lightbulb", "turn_on_led", "close_drawer"],
     ["turn_on_led", "lift_red_block_table", "open_drawer", "move_slider_left", "turn_on_lightbulb"],
@@ -37,7 +27,7 @@ EP_LEN = 12
 
 def _suite(tmp_path: Path) -> CalvinEnv:
     path = tmp_path / "chains.json"
-    path.write_text(json.dumps([[START, chain] for chain in CHAINS]))
+    path.write_text(json.dumps([[CLOSED_DARK, chain] for chain in CHAINS]))
     config = CalvinConfig(sequences_file=str(path), num_sequences=3, ep_len=EP_LEN, oracle="foresight")
     return CalvinEnv(config, sim_factory=fake_sim)
 

@@ -11,30 +11,28 @@ import json
 from pathlib import Path
 
 import numpy as np
-from calvin_fakes import STEPS_NEEDED, ScriptedPolicy, calvin_info, fake_sim, loaded_policy, scripted_action
+from calvin_fakes import (
+    CLOSED_DARK,
+    STEPS_NEEDED,
+    ScriptedPolicy,
+    calvin_info,
+    fake_sim,
+    loaded_policy,
+    scripted_action,
+)
 
 from foresight.envs.calvin import CalvinConfig, CalvinEnv
 from foresight.eval.policy import BatchedPolicy, Query
 from foresight.eval.worker import WorkerSetup, _Episode
 from foresight.types import INSTRUCTION, TASK_INDEX
 
-START = {
-    "led": 0,
-    "lightbulb": 0,
-    "slider": "right",
-    "drawer": "closed",
-    "red_block": "table",
-    "blue_block": "slider_left",
-    "pink_block": "table",
-    "grasped": 0,
-}
 CHAIN = ["open_drawer", "move_slider_left", "turn_on_lightbulb", "turn_on_led", "close_drawer"]
 TRAINING_TASKS = ("turn_on_led", "close_drawer", "move_slider_left", "unrelated", "open_drawer", "turn_on_lightbulb")
 
 
 def test_task_index_is_the_current_subtasks_and_changes_when_it_succeeds(tmp_path: Path) -> None:
     path = tmp_path / "chains.json"
-    path.write_text(json.dumps([[START, CHAIN]]))
+    path.write_text(json.dumps([[CLOSED_DARK, CHAIN]]))
     suite = CalvinEnv(CalvinConfig(sequences_file=str(path), num_sequences=1, oracle="foresight"), fake_sim)
     episode_spec = suite.episodes()[0]
     loaded = loaded_policy(tmp_path, ScriptedPolicy(calvin_info(TRAINING_TASKS)))
