@@ -6,7 +6,9 @@ The scripted expert (:mod:`foresight.envs.libero.expert`) makes demonstrations t
 """
 
 from foresight.envs.libero.config import MAX_STEPS, SUITES, LiberoConfig
-from foresight.envs.libero.expert import ExpertParams, PickPlaceExpert, UnsupportedGoal, run_expert
+from foresight.envs.libero.expert import ScriptedExpert, run_expert
+from foresight.envs.libero.expert_params import ExpertParams
+from foresight.envs.libero.planner import UnsupportedGoal
 from foresight.envs.libero.rollout import LiberoRolloutEnv
 from foresight.envs.libero.suite import LiberoEnv
 
@@ -17,7 +19,7 @@ __all__ = [
     "LiberoConfig",
     "LiberoEnv",
     "LiberoRolloutEnv",
-    "PickPlaceExpert",
+    "ScriptedExpert",
     "UnsupportedGoal",
     "run_expert",
 ]

@@ -180,7 +180,7 @@ def generate(suite: Any, cfg: GenerateConfig, *, progress: bool = True) -> dict[
         by_index[task.index] = row
         summary = {
             "suite": env_cfg.suite,
-            "expert": "foresight.envs.libero.expert.PickPlaceExpert",
+            "expert": "foresight.envs.libero.expert.ScriptedExpert",
             "options": asdict(cfg) | {"max_steps": max_steps, "camera_size": env_cfg.camera_size},
             "per_task": [by_index[i] for i in sorted(by_index)],
             "wall_s": time.time() - start,
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return 0
-    from foresight.envs.libero.expert import UnsupportedGoal
+    from foresight.envs.libero.planner import UnsupportedGoal
 
     try:
         suite, cfg = parse_args(args)

