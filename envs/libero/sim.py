@@ -11,6 +11,8 @@ import io
 import logging
 from typing import Any
 
+import numpy as np
+
 from foresight.envs.libero.rendering import select_mujoco_gl
 from foresight.envs.libero.tasks import INSTALL_HINT, LiberoTask
 
@@ -42,6 +44,21 @@ def make_sim(task: LiberoTask, *, camera_size: int = 128, render: bool = True) -
     if render:
         return OffScreenRenderEnv(**kwargs)
     return ControlEnv(has_renderer=False, has_offscreen_renderer=False, use_camera_obs=False, **kwargs)
+
+
+def sample_init_state(sim: Any, seed: tuple[int, ...]) -> np.ndarray:
+    """A fresh placement of the task's objects, reproducible from ``seed``, as a flattened MuJoCo state.
+
+    LIBERO's region samplers draw from NumPy's global generator during ``reset()``; it is seeded here and put
+    back afterwards so that sampling a placement leaves the caller's random stream untouched.
+    """
+    saved = np.random.get_state()
+    np.random.seed(np.random.SeedSequence(list(seed)).generate_state(1))
+    try:
+        sim.reset()
+    finally:
+        np.random.set_state(saved)
+    return sim.sim.get_state().flatten()
 
 
 def image_convention() -> str:

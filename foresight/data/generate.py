@@ -1,10 +1,13 @@
 """Scripted-expert demonstrations in the real LIBERO simulator, written in the official HDF5 schema.
 
     python -m foresight.data.generate env=libero_object demos_per_task=50 [tasks=0,1] [out=DIR] [max_attempts=N]
+        [init=sampled|official] [seed=0]
 
 The official demonstrations must be downloaded from a hub; these need only the simulator, so an offline user
-and CI get real data. Only successful episodes are kept (attempt ``k`` of a task starts from official initial
-state ``k % 50``). Each task becomes ``<out>/<task name>_demo.hdf5`` (read by ``data.format=libero_hdf5``),
+and CI get real data. Only successful episodes are kept. Attempt ``k`` of a task starts from a fresh placement
+that the task's own BDDL placement regions sample with seed ``(seed, task, k)`` (``init=sampled``, the default):
+the official initial states are the *evaluation* states, and training on them would leak the test set.
+``init=official`` starts attempt ``k`` from official state ``k % 50`` instead (to replay the protocol). Each task becomes ``<out>/<task name>_demo.hdf5`` (read by ``data.format=libero_hdf5``),
 written atomically when the task is done: re-running the same command skips tasks whose file already holds
 ``demos_per_task`` demonstrations. A per-task success table is printed and written to ``<out>/expert_success.json``
 (the expert's success rate is an "oracle" row for the leaderboard).
@@ -28,6 +31,7 @@ from foresight.data.config import cache_root
 from foresight.data.libero_writer import LiberoHDF5Writer, demo_file_name
 
 SUMMARY_FILE = "expert_success.json"
+INIT_CHOICES = ("sampled", "official")
 
 
 @dataclass
@@ -37,8 +41,10 @@ class GenerateConfig:
     demos_per_task: int = 50  # successful demonstrations kept per task (the official datasets have 50)
     tasks: list[int] | int | str | None = None  # task indices, 0,1 or [0,1]; null: the env config's tasks (all)
     out: str | None = None  # null: $FORESIGHT_CACHE/libero_expert/<suite>
-    max_attempts: int | None = None  # per task; null: 2 x demos_per_task, at most the 50 official init states
+    max_attempts: int | None = None  # per task; null: 2 x demos_per_task (init=official: at most 50)
     max_steps: int | None = None  # per attempt; null: the suite's evaluation step limit
+    init: str = "sampled"  # sampled: fresh seeded placements; official: the evaluation's init states (test set)
+    seed: int = 0  # placement seed of init=sampled (attempt k of task t samples with seed (seed, t, k))
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, int):
@@ -48,6 +54,8 @@ class GenerateConfig:
                 self.tasks = [int(t) for t in self.tasks.split(",") if t.strip()]
             except ValueError:
                 raise ValueError(f"tasks={self.tasks!r}: expected task indices such as 0,3 or [0,3]") from None
+        if self.init not in INIT_CHOICES:
+            raise ValueError(f"init={self.init!r}: choose one of {list(INIT_CHOICES)}")
         if self.demos_per_task <= 0:
             raise ValueError(f"demos_per_task must be a positive integer, got {self.demos_per_task}")
 
@@ -93,12 +101,14 @@ def generate_task(
     """Run the expert on one task until ``demos_per_task`` successes or ``max_attempts``; write the file."""
     from foresight.envs.libero.config import NUM_INIT_STATES
     from foresight.envs.libero.expert import run_expert
-    from foresight.envs.libero.sim import image_convention, make_sim
+    from foresight.envs.libero.sim import image_convention, make_sim, sample_init_state
     from foresight.envs.libero.tasks import load_init_states
 
     sim = make_sim(task, camera_size=camera_size, render=True)
-    states = load_init_states(task)
-    attempts_allowed = cfg.max_attempts or min(2 * cfg.demos_per_task, NUM_INIT_STATES)
+    official = load_init_states(task) if cfg.init == "official" else None
+    attempts_allowed = cfg.max_attempts or 2 * cfg.demos_per_task
+    if official is not None:
+        attempts_allowed = min(attempts_allowed, NUM_INIT_STATES)
     writer = LiberoHDF5Writer(
         out,
         task.name,
@@ -112,9 +122,13 @@ def generate_task(
     attempts, steps, init_used = 0, [], []
     try:
         while writer.num_demos < cfg.demos_per_task and attempts < attempts_allowed:
-            init_index = attempts % len(states)
+            init_index = attempts
+            if official is None:
+                state = sample_init_state(sim, seed=(cfg.seed, task.index, attempts))
+            else:
+                state = official[attempts % len(official)]
             attempts += 1
-            episode = run_expert(sim, states[init_index], max_steps=max_steps, record=True)
+            episode = run_expert(sim, state, max_steps=max_steps, record=True)
             if not episode.success:
                 continue
             writer.start_demo(model_file=sim.sim.model.get_xml())
@@ -140,7 +154,8 @@ def generate_task(
         "successes": len(steps),
         "success_rate": len(steps) / attempts if attempts else None,
         "mean_steps": sum(steps) / len(steps) if steps else None,
-        "init_states": init_used,
+        "init": cfg.init,
+        "init_states": init_used,  # official state indices, or the attempt numbers k of the sampled placements
         "file": str(path) if path else None,
         "skipped": False,
     }
