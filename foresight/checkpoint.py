@@ -234,6 +234,12 @@ def resolve(path: str | Path) -> Path:
     raise CheckpointError(f"{path} is not a checkpoint, stage or run directory (no {META_FILE} or checkpoints/)")
 
 
+def run_complete(run_dir: Path) -> bool:
+    """Whether every stage of a run ended (its last stage has a final checkpoint), not just stopped."""
+    order = _stage_order(run_dir) if run_dir.is_dir() else []
+    return bool(order) and final_checkpoint(run_dir / order[-1]) is not None
+
+
 def _stage_order(run_dir: Path) -> list[str]:
     manifest = run_dir / "stages.json"
     if manifest.exists():

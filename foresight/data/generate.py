@@ -7,10 +7,11 @@ The official demonstrations must be downloaded from a hub; these need only the s
 and CI get real data. Only successful episodes are kept. Attempt ``k`` of a task starts from a fresh placement
 that the task's own BDDL placement regions sample with seed ``(seed, task, k)`` (``init=sampled``, the default):
 the official initial states are the *evaluation* states, and training on them would leak the test set.
-``init=official`` starts attempt ``k`` from official state ``k % 50`` instead (to replay the protocol). Each task becomes ``<out>/<task name>_demo.hdf5`` (read by ``data.format=libero_hdf5``),
-written atomically when the task is done: re-running the same command skips tasks whose file already holds
-``demos_per_task`` demonstrations. A per-task success table is printed and written to ``<out>/expert_success.json``
-(the expert's success rate is an "oracle" row for the leaderboard).
+``init=official`` starts attempt ``k`` from official state ``k % 50`` instead (to replay the protocol). Each task
+becomes ``<out>/<task name>_demo.hdf5`` (read by ``data.format=libero_hdf5``), written atomically when the task is
+done: re-running the same command skips tasks whose file already holds ``demos_per_task`` demonstrations. A
+per-task success table is printed and written to ``<out>/expert_success.json``. The expert's success under the
+evaluation protocol (the leaderboard's oracle row) is measured by ``python -m foresight.envs.libero.oracle``.
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ def complete_demos(path: Path) -> int:
     if not path.is_file():
         return 0
     try:
-        with h5py.File(path, "r") as f:
+        # locking=False as every reader here: HDF5 refuses to open a file that this process (a training run's
+        # lazy reader) holds open with other locking flags.
+        with h5py.File(path, "r", locking=False) as f:
             return int(f["data"].attrs.get("num_demos", 0))
     except (OSError, KeyError):
         return 0
