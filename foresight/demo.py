@@ -209,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     checkpoint.atomic_write_text(Path(cfg.run_dir) / "demo_result.json", json.dumps(record, indent=2) + "\n")
     print(
-        f"\nsuccess: {result['successes']}/{result['episodes']} episodes of {task.name} "
-        "(minutes of CPU training on a few demonstrations rarely succeed: the job shows the pipeline, not a score)\n"
+        f"\nsuccess: {result['successes']}/{result['episodes']} episodes of {task.name}\n"
         f"result: {cfg.run_dir}/demo_result.json; next: tensorboard --logdir {cfg.run_dir}, and the real-data "
         "commands in README.md"
     )
