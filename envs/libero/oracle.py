@@ -22,7 +22,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from foresight.checkpoint import git_sha
-from foresight.config import ConfigError, load_group, parse_overrides, validate
+from foresight.config import ConfigError
+from foresight.envs.libero.cli import build_libero, parse_suite_args
 from foresight.envs.libero.suite import LiberoEnv
 from foresight.envs.libero.tasks import LiberoTask
 from foresight.eval.results import (
@@ -50,23 +51,8 @@ class OracleConfig:
 
 
 def parse_args(args: list[str]) -> tuple[LiberoEnv, OracleConfig]:
-    from foresight.factory import build_env
-
-    choices, dotted = parse_overrides(args)
-    if set(choices) != {"env"}:
-        raise ConfigError("choose the suite with env=<libero_spatial|libero_object|libero_goal|libero_10|libero_90>")
-    env_node = load_group("env", choices["env"])
-    options: dict[str, Any] = {}
-    for key, value in dotted:
-        if key.startswith("env."):
-            env_node[key.removeprefix("env.")] = value
-        else:
-            options[key] = value
-    cfg = validate(options, OracleConfig, "oracle")
-    suite = build_env(env_node)
-    if not isinstance(suite, LiberoEnv):
-        raise ConfigError(f"env={choices['env']} is a {type(suite).__name__}; the scripted expert is for LIBERO")
-    return suite, cfg
+    env_node, cfg = parse_suite_args(args, OracleConfig, "oracle")
+    return build_libero(env_node), cfg
 
 
 def run_task(task: LiberoTask, episodes: list[EpisodeSpec], max_steps: int, log: EpisodeLog, bar: tqdm) -> None:

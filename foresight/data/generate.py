@@ -27,7 +27,7 @@ from typing import Any
 import h5py
 from tqdm.auto import tqdm
 
-from foresight.config import ConfigError, load_group, parse_overrides, validate
+from foresight.config import ConfigError
 from foresight.data.config import cache_root
 from foresight.data.libero_writer import LiberoHDF5Writer, demo_file_name
 
@@ -63,26 +63,12 @@ class GenerateConfig:
 
 def parse_args(args: list[str]) -> tuple[Any, GenerateConfig]:
     """``env=<name>`` (plus ``env.*`` overrides) -> a LiberoEnv; other ``key=value`` -> GenerateConfig."""
-    from foresight.envs.libero import LiberoEnv
-    from foresight.factory import build_env
+    from foresight.envs.libero.cli import build_libero, parse_suite_args
 
-    choices, dotted = parse_overrides(args)
-    if set(choices) != {"env"}:
-        raise ConfigError("choose the suite with env=<libero_spatial|libero_object|libero_goal|libero_10|libero_90>")
-    env_node = load_group("env", choices["env"])
-    options: dict[str, Any] = {}
-    for key, value in dotted:
-        if key.startswith("env."):
-            env_node[key.removeprefix("env.")] = value
-        else:
-            options[key] = value
-    cfg = validate(options, GenerateConfig, "generate")
+    env_node, cfg = parse_suite_args(args, GenerateConfig, "generate")
     if cfg.tasks is not None:
         env_node["tasks"] = cfg.tasks
-    suite = build_env(env_node)
-    if not isinstance(suite, LiberoEnv):
-        raise ConfigError(f"env={choices['env']} is a {type(suite).__name__}; the scripted expert is for LIBERO")
-    return suite, cfg
+    return build_libero(env_node), cfg
 
 
 def complete_demos(path: Path) -> int:
