@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from foresight.interfaces import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
-from foresight.types import Observation
+from foresight.rollout import EnvSuite, EpisodeSpec, Observation, RolloutEnv, StepResult
 
 VIEWS = ("agentview", "wrist")
 PROPRIO_DIMS = {"joint_states": 7, "gripper_states": 2}

@@ -24,7 +24,20 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from foresight.rollout import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
 from foresight.types import Batch, DatasetInfo, DataSpec, ForesightOutput
+
+__all__ = [
+    "ActionHead",
+    "Encoder",
+    "EnvSuite",
+    "EpisodeSpec",
+    "Foresight",
+    "Method",
+    "RolloutEnv",
+    "Stage",
+    "StepResult",
+]
 
 
 class Encoder(nn.Module, ABC):
@@ -152,79 +165,3 @@ class Method(nn.Module, ABC):
             if not isinstance(module, nn.Module):
                 raise AttributeError(f"stage {stage.name!r} trains {attr!r}, which is not a submodule of {self.name!r}")
             yield from module.parameters()
-
-
-@dataclass(frozen=True)
-class EpisodeSpec:
-    """One evaluation episode as the protocol defines it: a task, a trial, and the initial state to use.
-
-    ``key`` is unique within a suite and stable across runs; the evaluation runner uses it to skip episodes
-    already in the results file when it resumes.
-    """
-
-    task_index: int
-    task: str
-    trial: int
-    init_index: int
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.task_index:03d}/{self.trial:03d}"
-
-
-@dataclass
-class StepResult:
-    """What one environment step reports back to the runner."""
-
-    observation: Any  # foresight.types.Observation
-    success: bool  # the simulator's own success check (CALVIN: the whole chain so far)
-    done: bool  # the episode is over (success, failure, or step limit)
-    info: dict[str, Any]
-
-
-class RolloutEnv(ABC):
-    """One live simulator. Created lazily inside a worker process, never in the trainer or the main process."""
-
-    @abstractmethod
-    def reset(self, episode: EpisodeSpec) -> Any:
-        """Put the simulator in the episode's initial state (after the protocol's warm-up) -> Observation."""
-
-    @abstractmethod
-    def step(self, action: Any) -> StepResult:
-        """Apply one unnormalised action ``(action_dim,)``; the env counts steps against the protocol's limit."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release the simulator and its rendering context."""
-
-
-class EnvSuite(ABC):
-    """A benchmark suite under a protocol: its tasks, the episodes to run, and how to make simulators.
-
-    Everything that defines the protocol (trials, seeds, step limits, warm-up, image convention, replanning)
-    lives in the suite's ``Config`` dataclass and is returned by :meth:`protocol`, which the runner records
-    with every result. A suite whose leaderboard rows are not one row per task (CALVIN's chains) may also define
-    ``leaderboard_inputs(protocol, execution, records, *, seeds)``; see :mod:`foresight.eval.summary`.
-    """
-
-    Config: ClassVar[type]
-    name: ClassVar[str] = ""
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-
-    @abstractmethod
-    def episodes(self) -> list[EpisodeSpec]:
-        """Every episode of the protocol, in a fixed order."""
-
-    @abstractmethod
-    def protocol(self) -> dict[str, Any]:
-        """JSON-serialisable description of everything that defines the measurement."""
-
-    @abstractmethod
-    def make_env(self) -> RolloutEnv:
-        """Build one simulator; called once per worker process."""
-
-    @abstractmethod
-    def summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        """Aggregate per-episode results (success per task with intervals; CALVIN: 1..5 in a row, avg length)."""

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
 Batch = dict[str, Any]
@@ -156,21 +155,6 @@ class DatasetInfo:
         if missing:
             raise KeyError(f"proprio keys {missing} not in the dataset; it has {sorted(self.proprio_dims)}")
         return sum(self.proprio_dims[k] for k in keys)
-
-
-@dataclass
-class Observation:
-    """One environment's observation at evaluation time, in the same conventions as the training data.
-
-    Images upright ``(H, W, 3)`` uint8 keyed by the dataset's view names; proprio keyed by the dataset's
-    proprio names. The evaluation runner stacks these over the DataSpec's past offsets into a :data:`Batch`.
-    """
-
-    images: dict[str, np.ndarray]
-    proprio: dict[str, np.ndarray]
-    instruction: str
-    task: str | None = None  # the env's name for what is asked now (CALVIN: the current subtask), which maps to
-    # DatasetInfo.tasks when instructions differ from the training ones (CALVIN's validation sentences do)
 
 
 @dataclass

@@ -26,8 +26,7 @@ from foresight.envs.calvin.protocol import ProtocolData, load_protocol
 from foresight.envs.calvin.sequences import EvalSequence, reset_state
 from foresight.envs.calvin.sim import make_sim, to_observation
 from foresight.eval.worker import POLICY_RESET
-from foresight.interfaces import EpisodeSpec, RolloutEnv, StepResult
-from foresight.types import Observation
+from foresight.rollout import EpisodeSpec, Observation, RolloutEnv, StepResult
 
 ACTION_DIM = 7
 

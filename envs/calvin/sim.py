@@ -23,7 +23,7 @@ import numpy as np
 
 from foresight.envs.calvin.config import CalvinConfig
 from foresight.envs.calvin.resources import SCENE_D, data_file
-from foresight.types import Observation
+from foresight.rollout import Observation
 
 INSTALL_DOC = "docs/envs/calvin.md"
 

@@ -17,8 +17,8 @@ from foresight.envs.calvin.rollout import CalvinRolloutEnv, SimFactory
 from foresight.envs.calvin.sequences import EvalSequence
 from foresight.envs.calvin.sim import PROPRIO_DIMS, VIEWS, calvin_env_commit, env_config_path
 from foresight.envs.calvin.summary import summarize_chains
-from foresight.interfaces import EnvSuite, EpisodeSpec
 from foresight.registry import register_env
+from foresight.rollout import EnvSuite, EpisodeSpec
 
 if TYPE_CHECKING:
     from foresight.eval.summary import LeaderboardInputs

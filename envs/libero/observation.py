@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from foresight.data.orientation import to_upright
-from foresight.types import Observation
+from foresight.rollout import Observation
 
 VIEWS = {"agentview": "agentview_image", "wrist": "robot0_eye_in_hand_image"}
 """Dataset view name -> robosuite observation key."""

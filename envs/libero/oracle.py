@@ -35,9 +35,9 @@ from foresight.eval.results import (
     check_run_identity,
     latest_by_key,
 )
-from foresight.interfaces import EpisodeSpec
 from foresight.leaderboard.canonical import pretty_json
 from foresight.leaderboard.fileio import atomic_write_text
+from foresight.rollout import EpisodeSpec
 
 EXPERT = "foresight.envs.libero.expert.ScriptedExpert"
 REFUSED = "refused"

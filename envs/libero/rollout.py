@@ -15,8 +15,7 @@ from foresight.envs.libero.config import DUMMY_ACTION, LiberoConfig
 from foresight.envs.libero.observation import to_observation
 from foresight.envs.libero.sim import image_convention, make_sim
 from foresight.envs.libero.tasks import LiberoTask, get_task, load_init_states
-from foresight.interfaces import EpisodeSpec, RolloutEnv, StepResult
-from foresight.types import Observation
+from foresight.rollout import EpisodeSpec, Observation, RolloutEnv, StepResult
 
 ACTION_DIM = 7
 

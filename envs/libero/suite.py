@@ -9,9 +9,9 @@ from foresight.envs.libero.config import DUMMY_ACTION, NUM_INIT_STATES, LiberoCo
 from foresight.envs.libero.observation import PROPRIO_DIMS, VIEWS
 from foresight.envs.libero.rollout import LiberoRolloutEnv
 from foresight.envs.libero.tasks import LiberoTask, suite_tasks
-from foresight.interfaces import EnvSuite, EpisodeSpec
 from foresight.leaderboard.stats import wilson_interval
 from foresight.registry import register_env
+from foresight.rollout import EnvSuite, EpisodeSpec
 
 TRIAL_SEED_STRIDE = 10_000
 """Episode seed = ``seed + TRIAL_SEED_STRIDE * task_index + trial``: fixed per episode, whatever the worker."""

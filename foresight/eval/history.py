@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from foresight.types import Observation
+from foresight.rollout import Observation
 
 
 class ObservationHistory:
@@ -117,7 +117,7 @@ def pack(
     frames: list[Observation], is_pad: np.ndarray, views: Sequence[str], proprio_keys: Sequence[str]
 ) -> dict[str, Any]:
     """Stacked frames as the arrays the main process batches: images ``(O, H, W, 3)``, proprio ``(O, P)``, and the
-    newest frame's instruction and :attr:`~foresight.types.Observation.task` (what is asked now)."""
+    newest frame's instruction and :attr:`~foresight.rollout.Observation.task` (what is asked now)."""
     latest = frames[-1]
     missing_views = [v for v in views if v not in latest.images]
     if missing_views:

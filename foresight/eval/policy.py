@@ -42,7 +42,7 @@ class Query:
 
 def current_task(query: Query) -> str:
     """The task name to look up in :attr:`DatasetInfo.tasks`: the observation's own
-    (:attr:`foresight.types.Observation.task`, CALVIN's current subtask) when the env sets it, else the episode's.
+    (:attr:`foresight.rollout.Observation.task`, CALVIN's current subtask) when the env sets it, else the episode's.
 
     A CALVIN episode is a chain of five subtasks, so its task (the chain) is never a training task; the data
     reader's tasks are the subtasks, and a method that embeds the task index (``dp``) needs the current one.

@@ -16,7 +16,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from foresight.eval.worker import WorkerSetup, worker_main
-from foresight.interfaces import EnvSuite, EpisodeSpec
+from foresight.rollout import EnvSuite, EpisodeSpec
 
 IDLE, RESETTING, STEPPING = "idle", "resetting", "stepping"
 

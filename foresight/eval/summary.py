@@ -25,9 +25,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from foresight import __version__
 from foresight.eval.results import ERROR, OK, POLICY_SEED, latest_by_key
-from foresight.interfaces import EnvSuite, EpisodeSpec
 from foresight.leaderboard.schema import Checkpoint, Protocol, TaskOutcome, make_result
 from foresight.leaderboard.validation import ResultValidationError
+from foresight.rollout import EnvSuite, EpisodeSpec
 
 
 class LeaderboardUnavailable(ValueError):

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from foresight.types import Observation
+from foresight.rollout import Observation
 
 
 def video_frame(observation: Observation) -> np.ndarray:

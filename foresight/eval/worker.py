@@ -33,7 +33,7 @@ import numpy as np
 
 from foresight.eval.history import ActionHistory, ObservationHistory, pack
 from foresight.eval.video import video_frame, write_mp4
-from foresight.interfaces import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
+from foresight.rollout import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
 
 POLICY_RESET = "policy_reset"
 """``StepResult.info`` flag: the policy must start afresh without an env reset (a new CALVIN subtask). The

@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from foresight.interfaces import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
 from foresight.registry import register_env
-from foresight.types import Observation
+from foresight.rollout import EnvSuite, EpisodeSpec, Observation, RolloutEnv, StepResult
 
 TARGETS = ((0.5, 0.0), (0.0, -0.6), (0.9, 0.9), (-0.4, 0.3))
 MAX_DELTA = 0.1

@@ -18,7 +18,8 @@ from foresight.eval.history import ActionHistory, ObservationHistory, pack
 from foresight.eval.policy import BatchedPolicy, Query, execution_start
 from foresight.eval.results import EpisodeLog, EvalError, check_run_identity, finished_keys, latest_by_key
 from foresight.eval.runner import resolve_execution, select_episodes
-from foresight.types import OBS_IS_PAD, STATE, DataSpec, Observation, image_key
+from foresight.rollout import Observation
+from foresight.types import OBS_IS_PAD, STATE, DataSpec, image_key
 
 # --- history ------------------------------------------------------------------------------------------------------
 

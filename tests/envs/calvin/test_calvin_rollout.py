@@ -20,7 +20,7 @@ from foresight.envs.calvin import CalvinConfig, CalvinEnv, CalvinNotInstalled, C
 from foresight.envs.calvin.resources import INSTRUCTIONS, SEQUENCES, data_file
 from foresight.envs.calvin.sim import to_observation
 from foresight.eval.worker import POLICY_RESET
-from foresight.interfaces import EpisodeSpec, StepResult
+from foresight.rollout import EpisodeSpec, StepResult
 
 DOABLE = ["open_drawer", "move_slider_left", "turn_on_lightbulb", "turn_on_led", "close_drawer"]
 
