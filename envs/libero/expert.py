@@ -11,14 +11,17 @@ naming the predicate, so a generator never records demonstrations of a task the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import mujoco
 import numpy as np
 
-from foresight.envs.libero.expert_params import OPEN, ExpertParams
+from foresight.envs.libero.expert_params import CLOSE, OPEN, ExpertParams
 from foresight.envs.libero.planner import PRIMITIVES, plan
+
+UP_AXIS = np.array([0.0, 0.0, 1.0])
 
 
 def goal_predicates(sim: Any) -> list[list[str]]:
@@ -93,7 +96,7 @@ class ScriptedExpert:
         """Rotation about z that lines the fingers up with the object's narrowest horizontal width.
 
         A lying box (cream cheese, butter) is wider than the open gripper along its long side, so the fingers
-        must close across the short side. Angles are modulo pi: the two fingers are interchangeable.
+        must close across the short side.
         """
         xy = self.corners(name)[:, :2]
         angles = np.linspace(0.0, np.pi, 36, endpoint=False)
@@ -101,10 +104,25 @@ class ScriptedExpert:
         widths = np.ptp(xy @ directions.T, axis=0)
         if widths.max() - widths.min() < 0.01:  # round enough: any angle grasps it
             return 0.0
-        wanted = angles[int(np.argmin(widths))]
+        return self.yaw_towards(angles[int(np.argmin(widths))])
+
+    def yaw_towards(self, angle: float) -> float:
+        """Rotation about z that turns the finger axis to ``angle``, modulo pi: the two fingers are interchangeable."""
         fingers = self.finger_axis()
         current = np.arctan2(fingers[1], fingers[0])
-        return float((wanted - current + np.pi / 2) % np.pi - np.pi / 2)
+        return float((angle - current + np.pi / 2) % np.pi - np.pi / 2)
+
+    def floor_height(self, name: str) -> float:
+        """Height of the first surface met straight down through the centre of the object's footprint.
+
+        Near the top for a solid object, near the bottom for a hollow one (a bowl, a mug), whose middle the
+        fingers would close on air.
+        """
+        lo, hi = self.extent(name)
+        start = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2] + 0.05])
+        geom = np.array([-1], dtype=np.int32)
+        distance = mujoco.mj_ray(self.sim.sim.model._model, self.sim.sim.data._data, start, -UP_AXIS, None, 1, -1, geom)
+        return float(start[2] - distance) if distance >= 0 else float(lo[2])
 
     def finger_axis(self) -> np.ndarray:
         """Unit vector from the left to the right finger: the direction the gripper closes along."""
@@ -115,6 +133,31 @@ class ScriptedExpert:
         )
         axis[2] = 0.0
         return axis / max(np.linalg.norm(axis), 1e-9)
+
+    def obstacles(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Oriented boxes (centres, rotations, half sizes) around every collision geom but the object's and robot's.
+
+        Fixtures are included (a drawer's walls), which :meth:`extent` cannot see: their geoms hang on child bodies.
+        """
+        model, data = self.sim.sim.model, self.sim.sim.data
+        own = self.sim.env.obj_body_id[name]
+        robot = [b for b in range(model.nbody) if model.body_id2name(b).startswith(("robot0", "gripper0"))]
+        bodies = np.asarray(model.geom_bodyid)
+        geoms = np.flatnonzero((np.asarray(model.geom_contype) != 0) & (bodies != own) & ~np.isin(bodies, robot))
+        rot = np.asarray(data.geom_xmat)[geoms].reshape(-1, 3, 3)
+        aabb = np.asarray(model.geom_aabb)[geoms]
+        centre = np.asarray(data.geom_xpos)[geoms] + np.einsum("gij,gj->gi", rot, aabb[:, :3])
+        return centre, rot, aabb[:, 3:]
+
+    def finger_gap(self) -> float:
+        """Opening of the gripper (sum of the two finger joints): it stops shrinking once something is held."""
+        data, model = self.sim.sim.data, self.sim.sim.model
+        joints = ("gripper0_finger_joint1", "gripper0_finger_joint2")
+        return float(sum(abs(data.qpos[model.get_joint_qpos_addr(j)]) for j in joints))
+
+    def robot_base(self) -> np.ndarray:
+        model = self.sim.sim.model
+        return np.array(self.sim.sim.data.body_xpos[model.body_name2id("robot0_base")])
 
     def target_pos(self, name: str) -> np.ndarray:
         """A region is a MuJoCo site; an object target (``on`` a plate) is a body."""
@@ -130,26 +173,48 @@ class ScriptedExpert:
         return np.concatenate([delta, [0.0, 0.0, turn], [gripper]])
 
     def move(
-        self, phase: str, target_of: Any, gripper: float, tolerance: float | None = None, align: str | None = None
+        self,
+        phase: str,
+        target_of: Callable[[], np.ndarray],
+        gripper: float,
+        tolerance: float | None = None,
+        yaw_of: Callable[[], float] | None = None,
     ) -> Iterator[np.ndarray]:
-        """Servo to ``target_of()`` (re-read every step: objects move) until close enough or out of steps.
+        """Servo to ``target_of()`` (re-read every step: objects move) until close enough, blocked or out of steps.
 
-        With ``align`` the fingers also turn towards that object's narrow side, and the move lasts until both
-        position and yaw (within 0.1 rad) are reached.
+        With ``yaw_of`` (the remaining rotation about z, e.g. :meth:`yaw_error`) the hand also turns, and the move
+        lasts until both position and yaw (within 0.1 rad) are reached.
         """
         self.phase = phase
         tolerance = self.params.tolerance if tolerance is None else tolerance
+        trail: list[np.ndarray] = []
         for _ in range(self.params.move_steps):
             target = target_of()
-            yaw = self.yaw_error(align) if align else 0.0
-            if np.linalg.norm(target - self.eef) < tolerance and abs(yaw) < 0.1:
+            yaw = yaw_of() if yaw_of else 0.0
+            trail = [*trail[-self.params.stall_steps + 1 :], self.eef]
+            if abs(yaw) < 0.1 and (np.linalg.norm(target - self.eef) < tolerance or self._stalled(trail)):
                 return
             yield self.action(target, gripper, yaw)
+
+    def _stalled(self, trail: list[np.ndarray]) -> bool:
+        """The hand has not moved for ``stall_steps``: something blocks it, waiting longer will not help."""
+        p = self.params
+        return len(trail) == p.stall_steps and float(np.linalg.norm(trail[-1] - trail[0])) < p.stall_distance
 
     def hold(self, phase: str, steps: int, gripper: float, target_of: Any = None) -> Iterator[np.ndarray]:
         self.phase = phase
         for _ in range(steps):
             yield self.action(self.eef if target_of is None else target_of(), gripper)
+
+    def grip(self, phase: str, at: np.ndarray) -> Iterator[np.ndarray]:
+        """Close the fingers at ``at`` until they stop moving: a thin rim is held only once they nearly meet."""
+        self.phase = phase
+        gap = self.finger_gap()
+        for step in range(self.params.grasp_max_steps):
+            yield self.action(at, CLOSE)
+            gap, before = self.finger_gap(), gap
+            if step + 1 >= self.params.grasp_steps and before - gap < self.params.grip_still:
+                return
 
     def _steps(self) -> Iterator[np.ndarray]:
         yield from self.hold("settle", self.params.settle_steps, OPEN)
