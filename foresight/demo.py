@@ -94,8 +94,7 @@ def train_args(cfg: DemoConfig, data_path: Path, task_name: str, overrides: list
     if cfg.method == "clad":
         from foresight.methods.clad.tiny import tiny_overrides
 
-        tiny = [item for item in tiny_overrides(cfg.run_dir) if not item.endswith(("steps=20", "batch_size=16"))]
-        defaults = merge(tiny, defaults)
+        defaults = merge(tiny_overrides(cfg.run_dir), defaults)  # the demo's steps and batch sizes replace tiny's
     return merge(defaults, overrides)
 
 
@@ -123,19 +122,16 @@ def data_dir(cfg: DemoConfig) -> Path:
     return cache_root() / "libero_expert" / f"{SUITE}-task{cfg.task}"
 
 
-def generate_data(cfg: DemoConfig) -> tuple[Path, dict[str, Any]]:
-    from foresight.config import load_group
-    from foresight.data.generate import GenerateConfig, generate
-    from foresight.factory import build_env
+def generate_data(cfg: DemoConfig) -> dict[str, Any]:
+    """Record (or find cached) the demonstrations in :func:`data_dir`; the generator's row for the task."""
+    from foresight.data.generate import generate, parse_args
 
-    env_node = load_group("env", SUITE)
-    env_node["tasks"] = [cfg.task]
     out = data_dir(cfg)
-    summary = generate(build_env(env_node), GenerateConfig(demos_per_task=cfg.demos, out=str(out)))
-    row = summary["per_task"][0]
+    suite, options = parse_args([f"env={SUITE}", f"tasks={cfg.task}", f"demos_per_task={cfg.demos}", f"out={out}"])
+    row = generate(suite, options)["per_task"][0]
     if not row.get("file") and not row.get("skipped"):
         raise RuntimeError(f"the scripted expert recorded no demonstration of {row['task']}: see {out}")
-    return out, row
+    return row
 
 
 def evaluate(cfg: DemoConfig) -> dict[str, Any]:
@@ -175,17 +171,22 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"scripted demos -> {cfg.method} training -> {cfg.trials} evaluated episodes -> {cfg.run_dir}/demo_result.json"
     )
-    probe = train_args(cfg, Path("."), task.name, overrides)
-    print(f"estimated time: {estimate(cfg, cached, total_steps(probe))}; re-running resumes every phase\n")
+    data_path = data_dir(cfg)
+    trainer_args = train_args(cfg, data_path, task.name, overrides)
+    print(f"estimated time: {estimate(cfg, cached, total_steps(trainer_args))}; re-running resumes every phase\n")
 
     wall: dict[str, float] = {}
     start = time.time()
     print(f"[1/3] data: {cfg.demos} scripted demonstrations (cached: {min(cached, cfg.demos)})")
-    data_path, data_row = generate_data(cfg)
+    try:
+        data_row = generate_data(cfg)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     wall["data"] = time.time() - start
 
     print(f"\n[2/3] train: {cfg.method} on {data_path}")
-    status = train(train_args(cfg, data_path, task.name, overrides))
+    status = train(trainer_args)
     wall["train"] = time.time() - start - wall["data"]
     if status != 0:
         return status
@@ -194,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     print(f"\n[3/3] evaluate: {cfg.trials} episodes from official initial states 0..{cfg.trials - 1}")
-    result = evaluate(cfg)
+    try:
+        result = evaluate(cfg)
+    except RuntimeError as exc:  # the evaluation CLI printed the cause already
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     wall["evaluate"] = time.time() - start - wall["data"] - wall["train"]
     record = {
         "config": asdict(cfg),

@@ -33,6 +33,7 @@ from foresight.eval.results import (
     EpisodeLog,
     EvalError,
     check_run_identity,
+    finished_keys,
     latest_by_key,
 )
 from foresight.leaderboard.canonical import pretty_json
@@ -92,7 +93,7 @@ def run_oracle(suite: LiberoEnv, cfg: OracleConfig, *, progress: bool = True) ->
     check_run_identity(out, {"expert": EXPERT, "git_sha": git_sha(), "env": measured})
     log = EpisodeLog(out / EPISODES_FILE)
     log.repair()
-    done = {key for key, record in latest_by_key(log.read()).items() if record["status"] == OK}
+    done = finished_keys(log.read())
     episodes = suite.episodes()
     todo = [e for e in episodes if e.key not in done]
     start = time.time()
