@@ -2,7 +2,8 @@
 
 1. **data**: the scripted expert records demonstrations of one LIBERO task in the real simulator (official HDF5
    schema, fresh seeded placements), cached in ``$FORESIGHT_CACHE/libero_expert`` for the next run;
-2. **train**: CLaD (both stages) through the same trainer as any real run, at a size a CPU trains in minutes;
+2. **train**: CLaD (both stages) through the same trainer as any real run, from its CPU smoke preset
+   ``method=clad_tiny`` with a budget a CPU trains in minutes;
 3. **evaluate**: a few episodes of that task from its official initial states, through the evaluation runner;
 4. **record**: ``<run_dir>/demo_result.json`` (data, training, success, time per phase).
 
@@ -11,9 +12,8 @@ to the trainer (``train.steps=2000``, ``method.policy.obs_dim=128``). Re-running
 cached demonstrations are reused, training continues from its last checkpoint, finished episodes are skipped.
 
 Offline there is no pretrained vision-language model, so CLaD's frozen DecisionNCE encoder is a random-weight
-model of the released checkpoint's format (:mod:`foresight.methods.clad.tiny`): the job proves the pipeline, not
-the paper's numbers. With the released encoder, pass ``method.vlm.kwargs.checkpoint=<DecisionNCE .pth>`` and the
-paper-size overrides of docs/methods/clad.md, or train on real data with the commands in README.md.
+model of the released checkpoint's format (:mod:`foresight.encoders.decisionnce_tiny`): the job proves the
+pipeline, not the paper's numbers. For those, train ``method=clad`` on real data with the commands in README.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class DemoConfig:
     demos: int = 10  # scripted demonstrations (about 20 s each with cameras on 2 CPU cores)
     trials: int = 3  # evaluation episodes, from official initial states 0..trials-1 (about 60 s each at most)
     max_steps: int | None = None  # evaluation step limit; null: the protocol's (280 for libero_object)
-    method: str = "clad"  # clad (tiny, random frozen encoder) or dp (the diffusion-policy baseline)
+    method: str = "clad"  # clad or dp (the diffusion-policy baseline), trained from its preset method=<name>_tiny
     run_dir: str = "runs/demo"
 
     def __post_init__(self) -> None:
@@ -54,10 +54,9 @@ COMMON = ["data.val_fraction=0", "train.num_workers=0", "train.checkpoint_every=
 METHOD_OVERRIDES: dict[str, list[str]] = {
     "clad": ["method.dynamics.steps=1000", "method.policy.steps=3000", "method.dynamics.batch_size=32",
              "method.policy.batch_size=32"],
-    "dp": ["train.steps=1000", "train.batch_size=32", "train.lr=1e-3", "method.vision_width=16",
-           "method.hidden_dim=128", "method.sampler=ddim", "method.num_inference_steps=10"],
+    "dp": ["train.steps=1000", "train.batch_size=32"],
 }  # fmt: skip
-"""The trainer's defaults per method: a few minutes on 2 CPU cores (clad on top of tiny_overrides)."""
+"""The demo's budget on top of each method's tiny preset (``method=<name>_tiny``): a few minutes on 2 CPU cores."""
 
 EXPERT_KEYS = ("attempts", "successes", "mean_steps", "init")
 """What the demo's record keeps of the generator's per-task row."""
@@ -88,13 +87,9 @@ def merge(defaults: list[str], overrides: list[str]) -> list[str]:
 
 
 def train_args(cfg: DemoConfig, data_path: Path, task_name: str, overrides: list[str]) -> list[str]:
-    """The trainer's command line: the demo's data, the method at CPU size, then the user's overrides."""
-    defaults = [f"method={cfg.method}", f"run_dir={cfg.run_dir}", f"data={SUITE}", f"data.path={data_path}",
+    """The trainer's command line: the demo's data, the method's tiny preset and budget, then the user's overrides."""
+    defaults = [f"method={cfg.method}_tiny", f"run_dir={cfg.run_dir}", f"data={SUITE}", f"data.path={data_path}",
                 f"data.tasks=[{task_name}]", *COMMON, *METHOD_OVERRIDES[cfg.method]]  # fmt: skip
-    if cfg.method == "clad":
-        from foresight.methods.clad.tiny import tiny_overrides
-
-        defaults = merge(tiny_overrides(cfg.run_dir), defaults)  # the demo's steps and batch sizes replace tiny's
     return merge(defaults, overrides)
 
 

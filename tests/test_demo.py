@@ -33,14 +33,14 @@ def test_trainer_arguments_put_the_users_overrides_last(tmp_path: Path) -> None:
     args = train_args(cfg, Path("/data/x"), "task_a", ["method.policy.steps=7", "seed=1"])
     assert args[-2:] == ["method.policy.steps=7", "seed=1"]
     assert "method.policy.steps=3000" not in args and "method.dynamics.steps=1000" in args
-    assert {"method=clad", "data=libero_object", "data.path=/data/x", "data.tasks=[task_a]"} <= set(args)
-    # The tiny CLaD's random encoder is written into the run, where the checkpoint's config points.
-    encoder = tmp_path / "run" / "tiny-decisionnce.pth"
-    assert f"method.vlm.kwargs.checkpoint={encoder}" in args and encoder.is_file()
-    assert not any(a.endswith(("steps=20", "batch_size=16")) for a in args)  # the test-size values are replaced
+    assert {"method=clad_tiny", "data=libero_object", "data.path=/data/x", "data.tasks=[task_a]"} <= set(args)
+    # The preset is the one source of the model's size: no method.* key but the demo's budget is repeated here.
+    assert {a.split("=")[0] for a in args if a.startswith("method.")} == {
+        "method.dynamics.steps", "method.dynamics.batch_size", "method.policy.batch_size", "method.policy.steps"
+    }  # fmt: skip
     assert total_steps(args) == 1000 + 7
     dp = train_args(DemoConfig(method="dp"), Path("/d"), "t", ["train.steps=50"])
-    assert total_steps(dp) == 50 and dp.count("train.steps=50") == 1
+    assert total_steps(dp) == 50 and dp.count("train.steps=50") == 1 and "method=dp_tiny" in dp
 
 
 def test_the_estimate_adds_the_phases_and_skips_cached_demos() -> None:

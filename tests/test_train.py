@@ -306,11 +306,9 @@ def test_cached_features_with_augmentation_is_refused(demo_path, tmp_path, capsy
 
 @pytest.mark.slow
 def test_accelerate_launch_trains_both_clad_stages_with_two_processes(demo_path, tmp_path):
-    from foresight.methods.clad.tiny import tiny_overrides
-
     run_dir = tmp_path / "r"
     result = accelerate_launch(
-        *tiny_overrides(tmp_path), "data=demo", f"data.path={demo_path}", f"run_dir={run_dir}",
+        "method=clad_tiny", "data=demo", f"data.path={demo_path}", f"run_dir={run_dir}",
         "train.logger=none", "train.num_workers=0", "method.dynamics.steps=4", "method.policy.steps=4",
         processes=2, cwd=tmp_path,
     )  # fmt: skip

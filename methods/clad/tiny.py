@@ -1,88 +1,33 @@
-"""A CLaD small enough to train on a laptop CPU in seconds, with a random-weight DecisionNCE-format VLM.
+"""The ``clad_tiny`` preset (configs/method/clad_tiny.yaml) as a :class:`CLaDConfig`, for tests and benchmarks.
 
-For smoke runs and end-to-end tests, never for results::
+For smoke runs use the preset by name, never for results::
 
-    overrides = tiny_overrides(tmp_path)          # writes tmp_path/tiny-decisionnce.pth
-    # accelerate launch -m foresight.train method=clad data=demo <overrides> train.steps=20
+    python -m foresight.train method=clad_tiny data=demo
 
-The checkpoint has the exact layout of a released DecisionNCE file (OpenAI CLIP-RN state dict under ``model.``
-inside ``{"model": ...}``), so the real loading path (:mod:`foresight.encoders.decisionnce`) is what runs.
+Its frozen VLM is ``decisionnce_tiny`` (:mod:`foresight.encoders.decisionnce_tiny`): a random-weight model in the
+exact layout of a released DecisionNCE file, written to the cache on first use, so the real loading path runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from pathlib import Path
 
-import torch
+from foresight.config import load_group, validate
+from foresight.encoders.decisionnce_tiny import TINY_EMBED_DIM, TINY_IMAGE_SIZE, write_tiny_decisionnce
+from foresight.methods.clad.config import CLaDConfig
 
-from foresight.methods.clad.config import CLaDConfig, DynamicsConfig, PolicyConfig, VLMConfig
-
-TINY_EMBED_DIM = 32
-TINY_IMAGE_SIZE = 64
+__all__ = ["TINY_EMBED_DIM", "TINY_IMAGE_SIZE", "tiny_config", "write_tiny_decisionnce"]
 
 
-def write_tiny_decisionnce(path: str | os.PathLike[str], seed: int = 0) -> Path:
-    """Save a random CLIP-RN (ModifiedResNet of width 8, one text layer) as a DecisionNCE checkpoint.
+def tiny_config(checkpoint: str | os.PathLike[str] | None = None) -> CLaDConfig:
+    """The preset (H = 64, one layer per attention stack, a 2-block width-64 noise network, 10 diffusion steps).
 
-    The text tower keeps CLIP's 49,408-token vocabulary so open_clip's bundled tokenizer applies unchanged.
+    With ``checkpoint``, the VLM is the ``decisionnce`` encoder on that file instead of the cached tiny one.
     """
-    from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
-
-    torch.manual_seed(seed)
-    model = CLIP(
-        TINY_EMBED_DIM,
-        vision_cfg=CLIPVisionCfg(layers=(1, 1, 1, 1), width=8, image_size=TINY_IMAGE_SIZE),
-        text_cfg=CLIPTextCfg(context_length=16, vocab_size=49408, width=64, heads=1, layers=1),
-        quick_gelu=True,
-    )
-    state = {f"model.{k}": v for k, v in model.state_dict().items() if k != "logit_scale"}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"model": state}, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def tiny_config(checkpoint: str | os.PathLike[str]) -> CLaDConfig:
-    """H = 64, one layer per attention stack, a 2-block width-64 noise network, 10 diffusion steps."""
-    return CLaDConfig(
-        vlm=VLMConfig(kwargs={"checkpoint": str(checkpoint)}, image_dim=TINY_EMBED_DIM, text_dim=TINY_EMBED_DIM),
-        dynamics=DynamicsConfig(
-            hidden_dim=64, num_heads=4, transition_depth=1, cross_modal_depth=1, pool_depth=1, dropout=0.0,
-            steps=20, batch_size=16, warmup_steps=0,
-        ),
-        policy=PolicyConfig(
-            obs_dim=64, head_hidden_dim=64, head_blocks=2, head_dropout=0.0, diffusion_steps=10,
-            steps=20, batch_size=16, warmup_steps=0,
-        ),
-    )  # fmt: skip
-
-
-def tiny_overrides(folder: str | os.PathLike[str]) -> list[str]:
-    """``foresight.train`` arguments for :func:`tiny_config`, writing the tiny VLM checkpoint into ``folder``."""
-    checkpoint = write_tiny_decisionnce(Path(folder) / "tiny-decisionnce.pth")
-    return [
-        "method=clad",
-        f"method.vlm.kwargs.checkpoint={checkpoint}",
-        f"method.vlm.image_dim={TINY_EMBED_DIM}",
-        f"method.vlm.text_dim={TINY_EMBED_DIM}",
-        "method.dynamics.hidden_dim=64",
-        "method.dynamics.num_heads=4",
-        "method.dynamics.transition_depth=1",
-        "method.dynamics.cross_modal_depth=1",
-        "method.dynamics.pool_depth=1",
-        "method.dynamics.dropout=0.0",
-        "method.dynamics.steps=20",
-        "method.dynamics.batch_size=16",
-        "method.dynamics.warmup_steps=0",
-        "method.policy.obs_dim=64",
-        "method.policy.head_hidden_dim=64",
-        "method.policy.head_blocks=2",
-        "method.policy.head_dropout=0.0",
-        "method.policy.diffusion_steps=10",
-        "method.policy.steps=20",
-        "method.policy.batch_size=16",
-        "method.policy.warmup_steps=0",
-    ]
+    values = load_group("method", "clad_tiny")
+    values.pop("name")
+    cfg = validate(values, CLaDConfig, "method")
+    if checkpoint is not None:
+        cfg.vlm = dataclasses.replace(cfg.vlm, encoder="decisionnce", kwargs={"checkpoint": str(checkpoint)})
+    return cfg

@@ -11,7 +11,6 @@ from safetensors.torch import load_file
 
 from foresight import checkpoint
 from foresight.methods.clad.diagnose import main as diagnose
-from foresight.methods.clad.tiny import tiny_overrides
 from foresight.train import main as train
 
 
@@ -26,7 +25,7 @@ def test_two_stages_train_and_stage2_starts_from_stage1_leaving_it_unchanged(tmp
         "train.num_workers=0",
         "train.log_every=5",
         "train.checkpoint_every=100",
-        *tiny_overrides(tmp_path),
+        "method=clad_tiny",
     ]
     assert train(args) == 0
 
