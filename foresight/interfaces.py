@@ -149,6 +149,18 @@ class Method(nn.Module, ABC):
     def reset(self) -> None:
         """Forget any per-episode state before a new evaluation episode."""
 
+    def on_stage_start(self, stage: str) -> None:
+        """Called once as a stage begins, on its starting weights, before its optimizer and weight EMA exist.
+
+        The starting weights are the previous stage's final ones (or ``train.init_from``'s). Set up here what the
+        stage derives from them: CLaD copies its online encoders into their EMA targets (eq. 14 starts from
+        ``θ_target = θ``); a CLAP-style method freezes a reference copy of its own policy. Whatever this builds must
+        live in tensors declared in ``__init__`` (buffers, or parameters outside the stage's trainable modules), so
+        that checkpoints carry it and evaluation rebuilds the same structure. A resumed stage replays this call on
+        the same starting weights, then loads its checkpoint over them: the state is the one the interrupted run
+        built and saved, never rebuilt from weights trained since.
+        """
+
     def on_optimizer_step(self, stage: str, step: int) -> None:
         """Called after every optimizer step (CLaD updates its EMA target encoders here)."""
 

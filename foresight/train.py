@@ -194,13 +194,19 @@ class Trainer:
         meta = checkpoint.load_json(path / checkpoint.META_FILE)
         return path if meta.get("stage") == stage.name else None
 
-    def _initial_weights(self, stage: Stage, previous: Stage | None) -> Path | None:
-        """Where a fresh stage's weights come from: ``train.init_from``, else the previous stage's final save."""
+    def _initial_weights(self, stage: Stage, previous: Stage | None, *, required: bool = True) -> Path | None:
+        """Where a stage's starting weights come from: ``train.init_from``, else the previous stage's final save.
+
+        A resumed stage (``required=False``) asks again only to replay :meth:`Method.on_stage_start` on them; its
+        checkpoint holds everything else, so a previous stage deleted since is no error there.
+        """
         if self.train_cfg.init_from:
             return checkpoint.resolve(self.train_cfg.init_from)
         if previous is None:
             return None
         final = checkpoint.final_checkpoint(self.stage_dir(previous))
+        if final is None and not required:
+            return None
         if final is None:
             raise ConfigError(
                 f"stage {stage.name!r} starts from the weights of stage {previous.name!r}, but "
@@ -244,10 +250,13 @@ class Trainer:
         else:
             with self.accelerator.main_process_first():  # statistics are computed once, then read from cache
                 normalizer = Normalizer.from_dataset(self.dataset, spec, episode_indices=self._split()[0])
-            init = self._initial_weights(stage, previous)
-            if init is not None:
+        init = self._initial_weights(stage, previous, required=resume_from is None)
+        if init is not None:
+            if resume_from is None:
                 self.print(f"stage {stage.name!r}: starting from {init}")
-                checkpoint.load_model_weights(method, init / checkpoint.MODEL_FILE)
+            checkpoint.load_model_weights(method, init / checkpoint.MODEL_FILE)
+        # The stage's own setup, on its starting weights; a resume replays it, then loads its checkpoint over it.
+        method.on_stage_start(stage.name)
 
         params = self._configure_trainable(method, stage)
         ema_modules = checkpoint.trainable_modules(method, stage.trainable) if stage.ema_decay else None

@@ -166,6 +166,12 @@ class CrossModalDynamics(Foresight):
         return [(self.targets[name], getattr(self, name)) for name in self.targets]
 
     @torch.no_grad()
+    def reset_targets(self) -> None:
+        """``θ_target = θ``: the EMA targets restart from the online weights (at the start of stage 1)."""
+        for target, online in self.target_pairs():
+            ema_update_(target, online, 0.0)
+
+    @torch.no_grad()
     def update_targets(self) -> None:
         """Eq. 14, ``θ_target <- m θ_target + (1 - m) θ``; called after every stage-1 optimizer step."""
         for target, online in self.target_pairs():

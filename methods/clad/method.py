@@ -99,6 +99,12 @@ class CLaD(Method):
         loss = self.policy.loss(batch, foresight, chunk, None if pad is None else ~pad[:, -self.tau :])
         return loss, {"loss": loss.item()}
 
+    def on_stage_start(self, stage: str) -> None:
+        """Eq. 14 starts from ``θ_target = θ``: stage 1 copies the online encoders into their EMA targets (a no-op on
+        a fresh model; it matters when ``train.init_from`` supplies the starting weights)."""
+        if stage == DYNAMICS:
+            self.dynamics.reset_targets()
+
     def on_optimizer_step(self, stage: str, step: int) -> None:
         """Eq. 14 after every stage-1 step; stage 2 must leave every stage-1 tensor as it is."""
         if stage == DYNAMICS:
