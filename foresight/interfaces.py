@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from foresight.batch_check import check_batch
 from foresight.rollout import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
 from foresight.types import Batch, DatasetInfo, DataSpec, ForesightOutput
 
@@ -143,7 +144,12 @@ class Method(nn.Module, ABC):
         """
 
     def forward(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
-        """Training entry point: the trainer calls the (possibly DDP-wrapped) module, so sync and autocast apply."""
+        """Training entry point: the trainer calls the (possibly DDP-wrapped) module, so sync and autocast apply.
+
+        The batch is checked against the stage's data spec first: a missing key is one error naming it, whichever
+        method reads it (:func:`foresight.batch_check.check_batch`).
+        """
+        check_batch(batch, self.data_spec(stage), training=True, where=f"method {self.name!r}, stage {stage!r}")
         return self.compute_loss(batch, stage)
 
     def reset(self) -> None:

@@ -215,24 +215,6 @@ class Trainer:
             )
         return final
 
-    def _configure_trainable(self, method: Method, stage: Stage) -> list[torch.nn.Parameter]:
-        """Freeze everything outside the stage's modules; inside them keep what the method itself froze."""
-        trainable_ids = {id(p) for p in method.trainable_parameters(stage)}
-        params = []
-        for name, param in method.named_parameters():
-            param.requires_grad_(id(param) in trainable_ids and self.intended_grad.get(name, True))
-            if param.requires_grad:
-                params.append(param)
-        if not params:
-            raise ConfigError(f"stage {stage.name!r} of method {method.name!r} has no trainable parameters")
-        return params
-
-    def _set_modes(self, method: Method, stage: Stage) -> None:
-        method.train()
-        for name, child in method.named_children():
-            if name not in stage.trainable:
-                child.eval()
-
     def train_stage(self, method: Method, stage: Stage, previous: Stage | None) -> str:
         plan = self.plan(stage)
         stage_dir = self.stage_dir(stage)
@@ -258,7 +240,7 @@ class Trainer:
         # The stage's own setup, on its starting weights; a resume replays it, then loads its checkpoint over it.
         method.on_stage_start(stage.name)
 
-        params = self._configure_trainable(method, stage)
+        params = configure_trainable(method, stage, self.intended_grad)
         ema_modules = checkpoint.trainable_modules(method, stage.trainable) if stage.ema_decay else None
         ema = EMA(ema_modules, stage.ema_decay) if ema_modules is not None else None
         optimizer = torch.optim.AdamW(params, lr=plan.lr, weight_decay=plan.weight_decay)
@@ -275,7 +257,7 @@ class Trainer:
         model, optimizer = self.accelerator.prepare(method, optimizer)
         if ema is not None:
             ema.to(self.accelerator.device)
-        self._set_modes(method, stage)
+        set_stage_modes(method, stage)
         spec, extras = self._features(spec)
         loader = self._loader(spec, normalizer, plan, start_step, extras)
         val_loader = self._val_loader(spec, normalizer, plan, extras)
@@ -465,7 +447,7 @@ class Trainer:
                     break
                 loss, _ = model(self._to_device(batch), stage=stage.name)
                 losses.append(loss.item())
-        self._set_modes(method, stage)
+        set_stage_modes(method, stage)
         if losses and self.is_main:
             value = sum(losses) / len(losses)
             self.accelerator.log({f"{stage.name}/val_loss": value}, step=step)
@@ -565,6 +547,31 @@ class Trainer:
         if self.accelerator.num_processes > 1:
             flag = self.accelerator.reduce(flag, reduction="sum")
         return bool(flag.item() > 0)
+
+
+def configure_trainable(method: Method, stage: Stage, intended_grad: dict[str, bool]) -> list[torch.nn.Parameter]:
+    """Freeze everything outside the stage's modules; inside them keep what the method itself froze.
+
+    ``intended_grad`` is ``requires_grad`` per parameter name as the method was built, before any stage froze
+    anything (a later stage must not unfreeze what the method froze on purpose).
+    """
+    trainable_ids = {id(p) for p in method.trainable_parameters(stage)}
+    params = []
+    for name, param in method.named_parameters():
+        param.requires_grad_(id(param) in trainable_ids and intended_grad.get(name, True))
+        if param.requires_grad:
+            params.append(param)
+    if not params:
+        raise ConfigError(f"stage {stage.name!r} of method {method.name!r} has no trainable parameters")
+    return params
+
+
+def set_stage_modes(method: Method, stage: Stage) -> None:
+    """Train mode for the stage's modules, eval mode (no dropout, frozen norm statistics) for every other one."""
+    method.train()
+    for name, child in method.named_children():
+        if name not in stage.trainable:
+            child.eval()
 
 
 def _flat_hparams(cfg: DictConfig) -> dict[str, Any]:

@@ -5,8 +5,12 @@ main process: oversubscribed torch threads made a small overfit loop ~9x slower 
 """
 
 import os
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
+import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,3 +21,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["FORESIGHT_CACHE"] = tempfile.mkdtemp(prefix="foresight-test-cache-")
 
 torch.set_num_threads(1)
+
+
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "foresight-bc"
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory) -> Path:
+    """The example plugin ``pip install``-ed into a private target directory, as a user installs it (no dependencies:
+    foresight is here already). Put it on ``sys.path`` (or ``PYTHONPATH``) to make ``method=bc`` resolve."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target",
+         str(target), str(EXAMPLE_PLUGIN)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return target

@@ -7,23 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from foresight import checkpoint
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "foresight-bc"
-
-
-@pytest.fixture(scope="module")
-def plugin_site(tmp_path_factory) -> Path:
-    """``pip install`` the example into a private target directory (no dependencies: foresight is here already)."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target",
-         str(target), str(EXAMPLE)],
-        check=True, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    return target
 
 
 def run_with_plugin(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:

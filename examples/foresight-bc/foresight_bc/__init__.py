@@ -43,6 +43,8 @@ class BehaviorCloning(Method):
         return [Stage("policy", ("task_embedding", "policy"), steps=c.steps, batch_size=c.batch_size, lr=c.lr)]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
+        if stage is not None:
+            self.stage(stage)  # an unknown stage name is a KeyError listing the real ones
         return DataSpec(
             obs_offsets=(0,), action_offsets=tuple(range(self.config.horizon)), proprio_keys=self.config.proprio_keys
         )
