@@ -15,13 +15,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from foresight import cli
 from foresight.config import ConfigError
-from foresight.data.config import load_data_config
+from foresight.data.config import DataConfig, load_data_config
 from foresight.data.normalize import compute_stats, key_values
-from foresight.data.source import DataError, EpisodeDataset, open_dataset
+from foresight.data.source import EpisodeDataset, open_dataset
 from foresight.types import ACTION
 
-USAGE = "usage: python -m foresight.data.inspect data=PRESET [data.path=...] [data.<key>=value ...]"
 MAX_INSTRUCTIONS = 3  # per task; CALVIN tasks have many phrasings, listing them all buries the summary
 
 
@@ -82,22 +82,21 @@ def report(dataset: EpisodeDataset, out: TextIO) -> None:
         print(f"  {dim:>4} {cells}", file=out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Inspect the dataset the ``data=`` arguments describe; 0 on success, 2 on a bad dataset or config."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(USAGE)
-        return 0
-    others = [a for a in args if a.lstrip("+").split("=", 1)[0].split(".")[0] != "data"]
-    try:
-        if others:
-            raise ConfigError(f"unexpected arguments {others}; {USAGE}")
-        dataset = open_dataset(load_data_config(args))
-    except (DataError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    report(dataset, sys.stdout)
+def resolved(args: list[str]) -> DataConfig:
+    sections, others = cli.split_args(args, "data")
+    if others:
+        raise ConfigError(f"unexpected arguments {others}: inspect takes data=NAME and data.<key>=value only")
+    return load_data_config(sections["data"])
+
+
+def run(args: list[str]) -> int:
+    """Inspect the dataset the ``data=`` arguments describe."""
+    report(open_dataset(resolved(args)), sys.stdout)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main("data inspect", argv)
 
 
 if __name__ == "__main__":
