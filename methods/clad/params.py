@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from foresight import cli
 
     args = sys.argv[1:] if argv is None else argv
-    keys = [a if a in cli.HELP_FLAGS or a.startswith("method.") else f"method.{a}" for a in args]
+    keys = [a if a.startswith(("-", "method.")) else f"method.{a}" for a in args]
     return cli.main("params", ["method=clad", *keys])
 
 
