@@ -22,6 +22,8 @@ LIBERO_INFO = DatasetInfo(
     image_shapes={"agentview": (128, 128, 3), "wrist": (128, 128, 3)},
     tasks=tuple(f"task_{i}" for i in range(10)),
     instructions=tuple(f"instruction {i}" for i in range(10)),
+    view_roles={"primary": "agentview", "wrist": "wrist"},
+    proprio_roles={"arm": "joint_states", "gripper": "gripper_states", "eef": "ee_states"},
 )
 """The dimensions parameter counts are quoted at: two 128x128 views, LIBERO's proprio and 7-d actions."""
 

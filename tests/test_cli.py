@@ -126,7 +126,7 @@ def test_a_config_error_is_one_line_with_the_valid_keys(capsys):
 
 def test_a_bug_keeps_its_traceback(monkeypatch):
     """Only the library's input errors become one line: anything else is a bug and must look like one."""
-    command = dataclasses.replace(cli.COMMANDS["list"], target="tests.test_cli:_broken")
+    command = dataclasses.replace(cli.COMMANDS["list"], target=f"{__name__}:_broken")
     monkeypatch.setitem(cli.COMMANDS, "list", command)
     with pytest.raises(ZeroDivisionError):
         cli.main("list", [])

@@ -20,6 +20,7 @@ from foresight.config import ConfigError
 from foresight.data.config import DataConfig, load_data_config
 from foresight.data.normalize import compute_stats, key_values
 from foresight.data.source import EpisodeDataset, open_dataset
+from foresight.roles import PROPRIO_ROLES, VIEW_ROLES
 from foresight.types import ACTION
 
 MAX_INSTRUCTIONS = 3  # per task; CALVIN tasks have many phrasings, listing them all buries the summary
@@ -73,6 +74,11 @@ def report(dataset: EpisodeDataset, out: TextIO) -> None:
     width = max(len(name) for name, _, _ in rows)
     for name, shape, dtype in rows:
         print(f"  {name:<{width}}  {shape!s:<16} {dtype}", file=out)
+    info = dataset.info
+    roles = {**info.view_roles, **info.proprio_roles}
+    print("roles (what methods ask for by default; data.roles.<role>=<key> changes one):", file=out)
+    for role in (*VIEW_ROLES, *PROPRIO_ROLES):
+        print(f"  {role:<8} {roles.get(role, '(none: a method asking for it cannot use this dataset)')}", file=out)
     values = np.concatenate([key_values(ep, ACTION, ()) for ep in episodes])
     stats = compute_stats(values)
     print(f"action statistics over {len(values)} frames:", file=out)
