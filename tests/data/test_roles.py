@@ -97,3 +97,16 @@ def test_methods_default_to_roles_and_build_on_calvin_keys():
     spec = clad.data_spec("policy")
     assert spec.views == ("static",) and spec.proprio_keys == ("joint_states", "gripper_width")
     assert spec.features[0].sources == ("static", "instruction")
+
+
+def test_a_method_that_cannot_use_a_dataset_says_so_in_one_line(tmp_path, capsys):
+    from foresight import cli
+
+    args = ["method=dp", "data=demo", f"data.path={tmp_path / 'demo'}", "data.demo.length=4",
+            "data.demo.episodes_per_task=1", "data.views={agentview: agentview_rgb}", f"run_dir={tmp_path / 'run'}",
+            "train.steps=1", "train.num_workers=0", "train.logger=none"]  # fmt: skip
+    assert cli.main("train", args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("foresight train: error: the method asks for view 'wrist'")
+    assert "views: ['agentview']" in err
