@@ -47,7 +47,7 @@ def test_arguments_are_checked():
     assert options.checkpoint == "runs/x" and options.max_samples == 10 and data == ["data=demo", "data.path=/d"]
     with pytest.raises(ConfigError, match="missing checkpoint="):
         parse_args(["data=demo"])
-    with pytest.raises(ConfigError, match="unknown key 'samples' in diagnose. Did you mean 'max_samples'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'samples' in diagnose\. Did you mean 'max_samples'"):
         parse_args(["checkpoint=x", "samples=3"])
 
 
