@@ -186,6 +186,8 @@ def info_from_json(data: dict[str, Any]) -> DatasetInfo:
         tasks=tuple(data["tasks"]),
         instructions=tuple(data["instructions"]),
         fps=data.get("fps"),
+        view_roles=dict(data.get("view_roles", {})),
+        proprio_roles=dict(data.get("proprio_roles", {})),
     )
 
 

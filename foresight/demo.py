@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from foresight.config import ConfigError, parse_value, validate
+from foresight.config import ConfigError
 
 SUITE = "libero_object"
 
@@ -67,17 +67,10 @@ SECONDS_PER = {"demo": 20.0, "train_step": 0.04, "episode": 60.0}
 
 def split_args(args: list[str]) -> tuple[DemoConfig, list[str]]:
     """``demo.*`` -> :class:`DemoConfig`; the rest are trainer overrides, kept in order."""
-    demo: dict[str, Any] = {}
-    rest = []
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise ConfigError(f"expected key=value, got {arg!r}")
-        if key.startswith("demo."):
-            demo[key.removeprefix("demo.")] = parse_value(key, value)
-        else:
-            rest.append(arg)
-    return validate(demo, DemoConfig, "demo"), rest
+    from foresight import cli
+
+    sections, rest = cli.split_args(args, "demo")
+    return cli.parse_options([a.removeprefix("demo.") for a in sections["demo"]], DemoConfig, "demo"), rest
 
 
 def merge(defaults: list[str], overrides: list[str]) -> list[str]:
@@ -108,6 +101,16 @@ def total_steps(args: list[str]) -> int:
     train = [int(a.split("=", 1)[1]) for a in args if a.startswith("train.steps=")]
     stages = [int(a.split("=", 1)[1]) for a in args if a.startswith("method.") and a.split("=")[0].endswith(".steps")]
     return train[0] * max(1, len(stages)) if train else sum(stages)
+
+
+def demo_task(cfg: DemoConfig) -> Any:
+    """The LIBERO task the demo records; a missing libero extra or a task index out of range is a usage error."""
+    try:
+        from foresight.envs.libero.tasks import get_task
+
+        return get_task(SUITE, cfg.task)
+    except (IndexError, ImportError) as exc:
+        raise ConfigError(f"demo.task={cfg.task}: {exc}") from exc
 
 
 def data_dir(cfg: DemoConfig) -> Path:
@@ -144,23 +147,19 @@ def evaluate(cfg: DemoConfig) -> dict[str, Any]:
     return {"successes": row["successes"], "episodes": row["episodes"], "summary": str(out / "summary.json")}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
+def resolved(args: list[str]) -> dict[str, Any]:
+    cfg, overrides = split_args(args)
+    return {"demo": cfg, "trainer_overrides": overrides}
+
+
+def run(args: list[str]) -> int:
     from foresight import checkpoint
     from foresight.data.generate import complete_demos
     from foresight.data.libero_writer import demo_file_name
-    from foresight.envs.libero.tasks import get_task
     from foresight.train import main as train
 
-    try:
-        cfg, overrides = split_args(args)
-        task = get_task(SUITE, cfg.task)
-    except (ConfigError, ValueError, IndexError, ImportError) as exc:  # ImportError: the libero extra is missing
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cfg, overrides = split_args(args)
+    task = demo_task(cfg)
     cached = complete_demos(data_dir(cfg) / demo_file_name(task.name))
     print(f"foresight demo: {SUITE} task {cfg.task} ({task.instruction!r})")
     print(
@@ -214,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         "commands in README.md"
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from foresight import cli
+
+    return cli.main("demo", argv)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from foresight import __version__, checkpoint, rng
+from foresight import __version__, checkpoint, cli, rng
 from foresight.config import ConfigError, compose, to_yaml, validate
-from foresight.data import Augment, DataConfig, DataError, Normalizer, WindowDataset, open_dataset, split_episodes
+from foresight.data import Augment, DataConfig, Normalizer, WindowDataset, open_dataset, split_episodes
 from foresight.factory import method_config
 from foresight.interfaces import Method, Stage
 from foresight.nn.ema import EMA
@@ -590,17 +590,26 @@ def _flat_hparams(cfg: DictConfig) -> dict[str, Any]:
     return flat
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        trainer = Trainer(compose(args, root="train"))
-        status = trainer.fit()
-    except (ConfigError, DataError, checkpoint.CheckpointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def resolved(args: list[str]) -> dict[str, Any]:
+    """The run config of ``args`` with the method section validated against its Config (``--cfg``)."""
+    cfg = compose(args, root="train")
+    run = validate(cfg, RunConfig, "config")
+    cls, method_cfg = method_config(cfg.method)
+    return {"method": {"name": cls.name, **cli.plain(method_cfg)}} | {
+        k: v for k, v in cli.plain(run).items() if k != "method"
+    }
+
+
+def run(args: list[str]) -> int:
+    """Compose the config from ``args``, then train every stage (or ``stage=``) to its end or a requested stop."""
+    status = Trainer(compose(args, root="train")).fit()
     if status == "stopped":
         print("training stopped early; re-run the same command to resume", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main("train", argv)
 
 
 if __name__ == "__main__":

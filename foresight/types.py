@@ -140,7 +140,9 @@ NORMALIZATION_MODES = ("min_max", "mean_std", "identity")
 class DatasetInfo:
     """The facts about a dataset a method needs to build itself (dimensions, views, tasks).
 
-    ``image_shapes`` are ``(3, H, W)`` per view, as images appear in batches.
+    ``image_shapes`` are ``(3, H, W)`` per view, as images appear in batches. ``view_roles`` and
+    ``proprio_roles`` say which view is the ``primary`` / ``wrist`` camera and which proprio key holds the
+    ``arm`` / ``gripper`` / ``eef`` state (:mod:`foresight.roles`): methods ask for roles, not benchmark keys.
     """
 
     action_dim: int
@@ -149,12 +151,23 @@ class DatasetInfo:
     tasks: tuple[str, ...]
     instructions: tuple[str, ...]
     fps: float | None = None
+    view_roles: Mapping[str, str] = field(default_factory=dict)
+    proprio_roles: Mapping[str, str] = field(default_factory=dict)
+
+    def resolve_views(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The dataset's view keys for ``names`` (view keys or roles such as ``primary``); a clear error if absent."""
+        from foresight.roles import resolve
+
+        return resolve(names, self.image_shapes, self.view_roles, "views")
+
+    def resolve_proprio(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The dataset's proprio keys for ``names`` (keys or roles such as ``arm``)."""
+        from foresight.roles import resolve
+
+        return resolve(names, self.proprio_dims, self.proprio_roles, "proprio keys")
 
     def proprio_dim(self, keys: tuple[str, ...]) -> int:
-        missing = [k for k in keys if k not in self.proprio_dims]
-        if missing:
-            raise KeyError(f"proprio keys {missing} not in the dataset; it has {sorted(self.proprio_dims)}")
-        return sum(self.proprio_dims[k] for k in keys)
+        return sum(self.proprio_dims[k] for k in self.resolve_proprio(keys))
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from foresight.data.calvin_layout import robot_obs_parts
 from foresight.envs.calvin.config import CalvinConfig
 from foresight.envs.calvin.resources import SCENE_D, data_file
 from foresight.rollout import Observation
@@ -152,4 +153,5 @@ def to_observation(obs: dict[str, Any], instruction: str, task: str | None = Non
         if value.shape != (dim,):
             raise ValueError(f"CALVIN {key} has shape {value.shape}, expected ({dim},)")
         proprio[key] = value
+    proprio |= robot_obs_parts(proprio["robot_obs"])  # the keys the reader also gives (arm, gripper roles)
     return Observation(images=images, proprio=proprio, instruction=instruction, task=task)

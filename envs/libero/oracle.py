@@ -22,7 +22,6 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from foresight.checkpoint import git_sha
-from foresight.config import ConfigError
 from foresight.envs.libero.cli import build_libero, parse_suite_args
 from foresight.envs.libero.suite import LiberoEnv
 from foresight.envs.libero.tasks import LiberoTask
@@ -31,7 +30,6 @@ from foresight.eval.results import (
     OK,
     RESULT_FILE,
     EpisodeLog,
-    EvalError,
     check_run_identity,
     finished_keys,
     latest_by_key,
@@ -170,19 +168,21 @@ def print_table(summary: dict[str, Any]) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    try:
-        suite, cfg = parse_args(args)
-        summary = run_oracle(suite, cfg)
-    except (ConfigError, EvalError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_table(summary)
+def resolved(args: list[str]) -> dict[str, Any]:
+    env_node, cfg = parse_suite_args(args, OracleConfig, "oracle")
+    return {"env": env_node, "out": cfg.out}
+
+
+def run(args: list[str]) -> int:
+    suite, cfg = parse_args(args)
+    print_table(run_oracle(suite, cfg))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from foresight import cli
+
+    return cli.main("oracle", argv)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -406,43 +407,54 @@ def feature_extras(
     return extras
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m foresight.data.cache encoder=NAME data=PRESET [data.*=...] [encoder.*=...] [sources=[...]]``."""
+@dataclass
+class CacheCommandConfig:
+    """Options of ``python -m foresight.data.cache`` besides ``data=...`` and ``encoder.<arg>=...``."""
+
+    encoder: str | None = None  # required: a registered encoder (foresight.encoders.available_encoders())
+    sources: list[str] | None = None  # views and/or "instruction"; null: every view plus the instruction
+    device: str = "cpu"  # where the encoder runs
+    batch_size: int = 64  # frames per encoder call
+    root: str | None = None  # cache folder; null: next to the dataset (data.cache_dir)
+    name: str | None = None  # feature name; null: the encoder's name
+
+
+def resolved(args: list[str]) -> dict[str, Any]:
+    options, encoder_kwargs, data = _command(args)
+    return {"options": options, "encoder_kwargs": encoder_kwargs, "data": data}
+
+
+def _command(args: list[str]) -> tuple[CacheCommandConfig, dict[str, Any], Any]:
+    from foresight import cli
     from foresight.data.config import load_data_config
+
+    sections, rest = cli.split_args(args, "data", "encoder")
+    named = [a for a in sections["encoder"] if "." not in a.split("=", 1)[0]]  # encoder=NAME is an option
+    options = cli.parse_options([*rest, *named], CacheCommandConfig, "cache")
+    if options.encoder is None:
+        raise ConfigError("missing encoder=NAME (see foresight.encoders.available_encoders())")
+    encoder_kwargs = {}
+    for arg in sections["encoder"]:
+        key, _, raw = arg.partition("=")
+        if "." in key:
+            encoder_kwargs[key.split(".", 1)[1]] = parse_value(key, raw)
+    return options, encoder_kwargs, load_data_config(sections["data"])
+
+
+def run(args: list[str]) -> int:
+    """Build (or find complete) the cache of one encoder's features for the dataset ``data=`` describes."""
     from foresight.data.source import open_dataset
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    data_args = [a for a in args if a.lstrip("+").split("=", 1)[0].split(".")[0] == "data"]
-    options: dict[str, Any] = {}
-    encoder_kwargs: dict[str, Any] = {}
-    known = ("encoder", "sources", "device", "batch_size", "root", "name")
-    for arg in args:
-        if arg in data_args:
-            continue
-        key, sep, raw = arg.partition("=")
-        if not sep:
-            raise ConfigError(f"cannot parse argument {arg!r}: expected key=value, e.g. encoder=minilm")
-        if key.startswith("encoder."):
-            encoder_kwargs[key.split(".", 1)[1]] = parse_value(key, raw)
-        elif key in known:
-            options[key] = parse_value(key, raw) if key != "encoder" else raw
-        else:
-            raise ConfigError(
-                f"unknown argument {key!r}; expected data=..., data.<key>=..., encoder.<arg>=... or {known}"
-            )
-    if "encoder" not in options:
-        raise ConfigError("missing encoder=NAME (see foresight.encoders.available_encoders())")
-    ds = open_dataset(load_data_config(data_args))
-    sources = options.get("sources") or [*sorted(ds.info.image_shapes), INSTRUCTION]
+    options, encoder_kwargs, data = _command(args)
+    ds = open_dataset(data)
+    sources = options.sources or [*sorted(ds.info.image_shapes), INSTRUCTION]
     spec = FeatureSpec(
-        name=str(options.get("name", options["encoder"])),
-        encoder=options["encoder"],
-        sources=tuple(sources if isinstance(sources, list) else [sources]),
+        name=options.name or options.encoder,
+        encoder=options.encoder,
+        sources=tuple(sources),
         kwargs=tuple(sorted(encoder_kwargs.items())),
     )
-    cache = ensure_feature_cache(
-        ds, spec, options.get("device", "cpu"), int(options.get("batch_size", 64)), root=options.get("root")
-    )
+    cache = ensure_feature_cache(ds, spec, options.device, options.batch_size, root=options.root)
     frames = int(cache.lengths.sum())
     print(f"feature cache {cache.directory}: {len(cache.lengths)} episodes, {frames} frames, sources {cache.sources}")
     for source in cache.sources:
@@ -450,9 +462,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    from foresight import cli
+
+    return cli.main("data cache", argv)
+
+
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except (ConfigError, DataError) as exc:  # a usage problem: the message says what to change, no traceback
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    sys.exit(main())

@@ -9,8 +9,10 @@ Episodes are the language-annotated windows by default (``data.calvin.episodes=l
 language-conditioned policies train on them (``DiskDataset`` with ``lang`` keys): instruction = the annotation,
 task = its task label. ``play`` yields the unannotated ``ep_start_end_ids`` spans instead.
 
-Views: ``static`` (``rgb_static``, 200x200) and ``gripper`` (``rgb_gripper``, 84x84); proprio ``robot_obs`` (15)
-and ``scene_obs`` (24); actions ``rel_actions`` (7) or absolute ``actions`` (7). Upright: pybullet's
+Views: ``static`` (``rgb_static``, 200x200; role ``primary``) and ``gripper`` (``rgb_gripper``, 84x84; role
+``wrist``); proprio ``robot_obs`` (15), ``scene_obs`` (24) and the parts of ``robot_obs``
+(:mod:`foresight.data.calvin_layout`: ``joint_states`` is the ``arm`` role, ``gripper_width`` the ``gripper`` role,
+``ee_pose`` the ``eef`` role); actions ``rel_actions`` (7) or absolute ``actions`` (7). Upright: pybullet's
 ``getCameraImage`` returns rows top-first, so the stored frames are already upright (convention ``opencv``).
 """
 
@@ -23,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from foresight.data.calvin_layout import ROBOT_OBS_PARTS, ROLES
 from foresight.data.config import DataConfig
-from foresight.data.lazy_frames import LazyFrames, finish_images, resized_shape
+from foresight.data.lazy_frames import Columns, LazyFrames, finish_images, resized_shape
 from foresight.data.options import CALVIN_ACTION_KEYS, CALVIN_EPISODE_MODES, CalvinConfig
 from foresight.data.orientation import check_convention
 from foresight.data.source import (
@@ -225,13 +228,18 @@ def read_calvin(
         shape = resized_shape((span.last - span.first + 1, *keys[key][0]), image_size)
         return NpzFrames(folder, span.first, span.last, key, keys[key][0], np.uint8, finish, shape)
 
+    def proprio(span: Span) -> dict[str, LazyFrames]:
+        vectors = {key: vector(span, key) for key in PROPRIO_KEYS}
+        robot = vectors["robot_obs"]
+        return vectors | {key: Columns(robot, *cols) for key, cols in ROBOT_OBS_PARTS.items()}
+
     return [
         Episode(
             episode_id=f"{folder.name}/{span.label}_{span.first:07d}-{span.last:07d}",
             task=span.task,
             instruction=span.instruction,
             actions=vector(span, options.actions),
-            proprio={key: vector(span, key) for key in PROPRIO_KEYS},
+            proprio=proprio(span),
             images={view: image(span, key) for view, key in views.items()},
             source=str(folder),
             meta={"first_frame": span.first, "last_frame": span.last, "frame_rate": FPS},
@@ -269,7 +277,7 @@ def open_calvin(cfg: DataConfig) -> EpisodeDataset:
     fingerprint = fingerprint_files([*index_files, *sorted(boundary_frames)], read_options)
     return EpisodeDataset(
         episodes=episodes,
-        info=info_from_episodes(episodes, fps=FPS),
+        info=info_from_episodes(episodes, fps=FPS, roles=ROLES, role_overrides=cfg.roles),
         fingerprint=fingerprint,
         source=str(folder),
         cache_dir=default_cache_dir(cfg, folder, fingerprint),

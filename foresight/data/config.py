@@ -56,6 +56,7 @@ class DataConfig:
     val_fraction: float = 0.1  # fraction of episodes held out for validation (split by episode)
     image_size: list[int] | None = None  # resize [H, W] at read time; null keeps the native size
     views: dict[str, str] | None = None  # our view name -> file key; replaces the reader's default mapping
+    roles: dict[str, str] | None = None  # role -> view or proprio key, over the reader's (primary, wrist, arm, ...)
     image_convention: str | None = None  # override the recorded image convention ("opengl" | "opencv")
     cache_dir: str | None = None  # where statistics (and features) are cached; null: next to the dataset
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -210,25 +210,29 @@ def print_table(summary: dict[str, Any]) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    from foresight.envs.libero.planner import UnsupportedGoal
+def resolved(args: list[str]) -> dict[str, Any]:
+    from foresight.envs.libero.cli import parse_suite_args
 
-    try:
-        suite, cfg = parse_args(args)
-        summary = generate(suite, cfg)
-    except (ConfigError, UnsupportedGoal) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    env_node, cfg = parse_suite_args(args, GenerateConfig, "generate")
+    return {"env": env_node, **asdict(cfg)}
+
+
+def run(args: list[str]) -> int:
+    """Generate, print the per-task table; exit 1 when a task fell short of ``demos_per_task``."""
+    suite, cfg = parse_args(args)
+    summary = generate(suite, cfg)
     print_table(summary)
     short = [r["task"] for r in summary["this_run"] if not r["skipped"] and r["successes"] < cfg.demos_per_task]
     if short:
         print(f"fewer than demos_per_task={cfg.demos_per_task} successes for: {short}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from foresight import cli
+
+    return cli.main("data generate", argv)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from foresight import cli
 from foresight.config import ConfigError
-from foresight.data.config import load_data_config
+from foresight.data.config import DataConfig, load_data_config
 from foresight.data.normalize import compute_stats, key_values
-from foresight.data.source import DataError, EpisodeDataset, open_dataset
+from foresight.data.source import EpisodeDataset, open_dataset
+from foresight.roles import PROPRIO_ROLES, VIEW_ROLES
 from foresight.types import ACTION
 
-USAGE = "usage: python -m foresight.data.inspect data=PRESET [data.path=...] [data.<key>=value ...]"
 MAX_INSTRUCTIONS = 3  # per task; CALVIN tasks have many phrasings, listing them all buries the summary
 
 
@@ -73,6 +74,11 @@ def report(dataset: EpisodeDataset, out: TextIO) -> None:
     width = max(len(name) for name, _, _ in rows)
     for name, shape, dtype in rows:
         print(f"  {name:<{width}}  {shape!s:<16} {dtype}", file=out)
+    info = dataset.info
+    roles = {**info.view_roles, **info.proprio_roles}
+    print("roles (what methods ask for by default; data.roles.<role>=<key> changes one):", file=out)
+    for role in (*VIEW_ROLES, *PROPRIO_ROLES):
+        print(f"  {role:<8} {roles.get(role, '(none: a method asking for it cannot use this dataset)')}", file=out)
     values = np.concatenate([key_values(ep, ACTION, ()) for ep in episodes])
     stats = compute_stats(values)
     print(f"action statistics over {len(values)} frames:", file=out)
@@ -82,22 +88,21 @@ def report(dataset: EpisodeDataset, out: TextIO) -> None:
         print(f"  {dim:>4} {cells}", file=out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Inspect the dataset the ``data=`` arguments describe; 0 on success, 2 on a bad dataset or config."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(USAGE)
-        return 0
-    others = [a for a in args if a.lstrip("+").split("=", 1)[0].split(".")[0] != "data"]
-    try:
-        if others:
-            raise ConfigError(f"unexpected arguments {others}; {USAGE}")
-        dataset = open_dataset(load_data_config(args))
-    except (DataError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    report(dataset, sys.stdout)
+def resolved(args: list[str]) -> DataConfig:
+    sections, others = cli.split_args(args, "data")
+    if others:
+        raise ConfigError(f"unexpected arguments {others}: inspect takes data=NAME and data.<key>=value only")
+    return load_data_config(sections["data"])
+
+
+def run(args: list[str]) -> int:
+    """Inspect the dataset the ``data=`` arguments describe."""
+    report(open_dataset(resolved(args)), sys.stdout)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main("data inspect", argv)
 
 
 if __name__ == "__main__":

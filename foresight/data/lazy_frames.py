@@ -57,6 +57,20 @@ class LazyFrames(ABC):
         return self._read(unique)[inverse]
 
 
+class Columns(LazyFrames):
+    """Columns ``start:stop`` of a lazy ``(T, D)`` vector (a named part of a packed state vector)."""
+
+    def __init__(self, base: LazyFrames, start: int, stop: int) -> None:
+        self.base = base
+        self.start, self.stop = start, stop
+        self.shape = (len(base), stop - start)
+        self.dtype = base.dtype
+        self.source = f"{base.source}[:, {start}:{stop}]"
+
+    def _read(self, frames: np.ndarray) -> np.ndarray:
+        return self.base[frames][:, self.start : self.stop]
+
+
 def finish_images(
     raw: np.ndarray, convention: str, *, rotated_180: bool = False, size: tuple[int, int] | None = None
 ) -> np.ndarray:

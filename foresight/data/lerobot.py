@@ -20,6 +20,7 @@ instruction and task name. Orientation: see :class:`foresight.data.options.LeRob
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,6 +227,28 @@ def camera_views(features: dict[str, dict[str, Any]], views: dict[str, str] | No
     return mapping
 
 
+def infer_roles(views: list[str], proprio: list[str]) -> dict[str, str]:
+    """Roles from LeRobot's free-form names: the wrist camera by its name, the primary camera as the first other
+    one; proprio by name (``joint``, ``gripper``, ``eef``/``ee_``/``tcp``), and a packed ``state`` vector, which
+    holds the whole robot state, for every proprio role not found by name. ``data.roles`` overrides any of them.
+    """
+    roles: dict[str, str] = {}
+    wrist = [v for v in views if re.search(r"wrist|hand|gripper", v)]
+    others = [v for v in views if v not in wrist]
+    if wrist:
+        roles["wrist"] = wrist[0]
+    if others:
+        roles["primary"] = "agentview" if "agentview" in others else others[0]
+    patterns = {"arm": r"joint", "gripper": r"gripper", "eef": r"eef|ee_|tcp|cartesian"}
+    for role, pattern in patterns.items():
+        named = [k for k in proprio if k != "state" and re.search(pattern, k)]
+        if named:
+            roles[role] = named[0]
+        elif "state" in proprio:
+            roles[role] = "state"
+    return roles
+
+
 def proprio_features(features: dict[str, dict[str, Any]]) -> dict[str, str]:
     """Proprio name -> feature key: the state as ``state``, other float ``observation.*`` vectors by last name."""
     found: dict[str, str] = {}
@@ -389,7 +412,12 @@ def open_lerobot(cfg: DataConfig) -> EpisodeDataset:
     fingerprint = fingerprint_files([*layout.meta_files, *sorted(used)], read_options)
     return EpisodeDataset(
         episodes=episodes,
-        info=info_from_episodes(episodes, fps=layout.fps),
+        info=info_from_episodes(
+            episodes,
+            fps=layout.fps,
+            roles=infer_roles(list(episodes[0].images), list(episodes[0].proprio)) if episodes else None,
+            role_overrides=cfg.roles,
+        ),
         fingerprint=fingerprint,
         source=cfg.repo_id if cfg.path is None and cfg.repo_id else str(root),
         cache_dir=default_cache_dir(cfg, root, fingerprint),

@@ -37,6 +37,10 @@ from foresight.types import Episode
 
 DEFAULT_VIEWS = {"agentview": "agentview_rgb", "wrist": "eye_in_hand_rgb"}
 PROPRIO_KEYS = ("joint_states", "gripper_states", "ee_states", "ee_pos", "ee_ori")
+ROLES = {
+    "primary": "agentview", "wrist": "wrist", "arm": "joint_states", "gripper": "gripper_states", "eef": "ee_states"
+}  # fmt: skip
+"""Which view and proprio key plays each role (foresight.roles); ee_states is the 6-d eef position + axis-angle."""
 FPS = 20.0  # control_freq=20 in create_dataset.py
 READER_VERSION = 1  # bump when what the reader returns for the same files changes (invalidates caches)
 _DEMO = re.compile(r"^demo_(\d+)$")
@@ -86,7 +90,7 @@ def read_libero(path: Path, cfg: DataConfig, *, source: str | None = None) -> Ep
         episodes += read_file(
             file, views=views, size=size, max_episodes=cfg.max_episodes, convention=cfg.image_convention
         )
-    info = info_from_episodes(episodes, fps=FPS)
+    info = info_from_episodes(episodes, fps=FPS, roles=ROLES, role_overrides=cfg.roles)
     options = {
         "reader": f"libero_hdf5/{READER_VERSION}",
         "tasks": cfg.tasks,

@@ -16,7 +16,7 @@ import hashlib
 import importlib
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from foresight.data.config import DataConfig, cache_root
+from foresight.roles import assign
 from foresight.types import DatasetInfo, Episode
 
 
@@ -204,10 +205,17 @@ def resolve_local_path(cfg: DataConfig) -> Path:
     return download_from_hub(cfg.repo_id, subfolder=cfg.subfolder, revision=revision)
 
 
-def info_from_episodes(episodes: Sequence[Episode], *, fps: float | None = None) -> DatasetInfo:
+def info_from_episodes(
+    episodes: Sequence[Episode],
+    *,
+    fps: float | None = None,
+    roles: Mapping[str, str] | None = None,
+    role_overrides: Mapping[str, str] | None = None,
+) -> DatasetInfo:
     """Summarise episodes; checks every episode has the first one's keys and per-frame shapes.
 
-    Image shapes are reported channels-first ``(3, H, W)``, as they appear in batches.
+    Image shapes are reported channels-first ``(3, H, W)``, as they appear in batches. ``roles`` is the reader's
+    declaration of which key plays each role, ``role_overrides`` the user's ``data.roles`` (:mod:`foresight.roles`).
     """
     if not episodes:
         raise DataError("the dataset has no episodes (check data.tasks and data.max_episodes)")
@@ -228,6 +236,7 @@ def info_from_episodes(episodes: Sequence[Episode], *, fps: float | None = None)
     tasks: dict[str, str] = {}
     for ep in episodes:
         tasks.setdefault(ep.task, ep.instruction)
+    view_roles, proprio_roles = assign(roles or {}, role_overrides, image_shapes, proprio_dims)
     return DatasetInfo(
         action_dim=action_dim,
         proprio_dims=proprio_dims,
@@ -235,6 +244,8 @@ def info_from_episodes(episodes: Sequence[Episode], *, fps: float | None = None)
         tasks=tuple(tasks),
         instructions=tuple(tasks.values()),
         fps=fps,
+        view_roles=view_roles,
+        proprio_roles=proprio_roles,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from foresight import cli
 from foresight.config import GROUPS, ConfigError, available, load_group, parse_overrides, validate
 from foresight.eval.config import EvalConfig
 
@@ -114,48 +115,34 @@ def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
     print(f"  written: {where}" + ("" if lb["written"] else f"  (no leaderboard result: {lb['reason']})"))
 
 
-def is_not_installed(exc: ImportError) -> bool:
-    """An env adapter's "simulator not installed" error (CALVIN's ``CalvinNotInstalled``).
-
-    The convention: an adapter reports a missing simulator by raising its own subclass of ``ImportError`` whose
-    message says how to install it, so the CLI can print that one message. A bare ``ImportError`` or
-    ``ModuleNotFoundError`` is more likely a broken installation of foresight itself and keeps its traceback.
-    """
-    return type(exc) not in (ImportError, ModuleNotFoundError)
+def resolved(args: list[str]) -> dict[str, Any]:
+    job = parse_args(args)
+    return {"checkpoint": job.checkpoint, "env": job.env, "eval": job.eval}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    from foresight.checkpoint import CheckpointError, load_policy
-    from foresight.eval.results import EPISODES_FILE, EvalError
+def run(args: list[str]) -> int:
+    """Parse, check the simulator is there, load the policy, run (or resume) the protocol, print the summary."""
+    from foresight.checkpoint import load_policy
+    from foresight.eval.results import EPISODES_FILE
     from foresight.eval.runner import evaluate, process_state
     from foresight.factory import build_env
-    from foresight.registry import RegistryError
 
-    out_dir = None
+    job = parse_args(args)
+    suite = build_env(job.env)
+    suite.protocol()  # where an env checks that its simulator is installed: before a checkpoint is loaded
+    state = process_state()
+    loaded = load_policy(job.checkpoint, device=job.eval.device or state.device)
+    out_dir = Path(job.eval.out) if job.eval.out else default_out_dir(loaded.path, job.env_label)
     try:
-        run = parse_args(args)
-        suite = build_env(run.env)
-        suite.protocol()  # where an env checks that its simulator is installed: before a checkpoint is loaded
-        state = process_state()
-        loaded = load_policy(run.checkpoint, device=run.eval.device or state.device)
-        out_dir = Path(run.eval.out) if run.eval.out else default_out_dir(loaded.path, run.env_label)
-        summary = evaluate(suite, loaded, run.eval, out_dir, label=run.env_label, state=state)
-    except (ConfigError, CheckpointError, EvalError, RegistryError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ImportError as exc:
-        if not is_not_installed(exc):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        summary = evaluate(suite, loaded, job.eval, out_dir, label=job.env_label, state=state)
     except KeyboardInterrupt:
-        where = f" (finished episodes are in {out_dir / EPISODES_FILE})" if out_dir else ""
-        print(f"\ninterrupted: re-run the same command to resume{where}", file=sys.stderr)
+        print(f"\ninterrupted: re-run the same command to resume (finished episodes are in {out_dir / EPISODES_FILE})",
+              file=sys.stderr)  # fmt: skip
         return 130
     if summary is not None:
         print_summary(summary, out_dir)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main("eval", argv)

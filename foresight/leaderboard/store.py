@@ -77,7 +77,7 @@ def add_result(source: str | Path | Mapping[str, Any], store_dir: str | Path, *,
         if not replace:
             raise StoreConflictError(
                 f"{target} already holds a different evaluation of the same method, checkpoint and protocol; "
-                "pass --replace to overwrite it"
+                "pass replace=true to overwrite it"
             )
     atomic_write_text(target, content)
     return target

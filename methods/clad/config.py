@@ -23,7 +23,7 @@ class VLMConfig:
     kwargs: dict[str, Any] = field(default_factory=lambda: {"checkpoint": "~/.cache/foresight/DecisionNCE-T.pth"})
     image_dim: int = 1024  # DecisionNCE RN50 joint space (fork: vl_dim 1024); checked against the features
     text_dim: int = 1024  # DecisionNCE RN50 joint space
-    views: tuple[str, ...] = ("agentview",)  # fork feeds the third-person view only; several views concatenate
+    views: tuple[str, ...] = ("primary",)  # fork: third-person view (a role: LIBERO agentview, CALVIN static)
     feature_norm: Literal["rms", "none"] = "rms"  # ours: unit-RMS embeddings (fork z-scores per view); see docs
 
 
@@ -93,7 +93,7 @@ class PolicyConfig:
 class CLaDConfig:
     """The whole method: data it reads, the frozen VLM, stage 1 and stage 2."""
 
-    proprio_keys: tuple[str, ...] = ("joint_states", "gripper_states")  # §4.1 "joint angles and velocities": see docs
+    proprio_keys: tuple[str, ...] = ("arm", "gripper")  # §4.1 "joint angles": roles (LIBERO joint/gripper_states)
     vlm: VLMConfig = field(default_factory=VLMConfig)
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)

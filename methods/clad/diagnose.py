@@ -20,13 +20,14 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from foresight.config import ConfigError, parse_value
+from foresight.config import ConfigError
 
 DEAD_STD = 1e-4
 SVD_FLOOR = 1e-6
@@ -125,51 +126,48 @@ def collect_embeddings(
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def parse_args(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
-    known = {"checkpoint", "out", "max_samples", "batch_size", "device", "seed"}
-    options: dict[str, Any] = {
-        "out": "zdyn_umap.png",
-        "max_samples": 2000,
-        "batch_size": 64,
-        "device": "cpu",
-        "seed": 0,
-    }
-    data_args = []
-    for arg in argv:
-        key, sep, raw = arg.partition("=")
-        if not sep:
-            raise ConfigError(f"cannot parse argument {arg!r}: expected key=value, e.g. checkpoint=runs/clad-demo")
-        if key.split(".")[0] == "data":
-            data_args.append(arg)
-        elif key in known:
-            options[key] = raw if key in ("checkpoint", "out", "device") else parse_value(key, raw)
-        else:
-            raise ConfigError(f"unknown argument {key!r}; expected data=..., data.<key>=... or one of {sorted(known)}")
-    if "checkpoint" not in options:
+@dataclass
+class DiagnoseConfig:
+    """Options besides ``data=`` / ``data.*`` (null data: the dataset the checkpoint was trained on)."""
+
+    checkpoint: str | None = None  # required: a run, stage or checkpoint directory of a CLaD run
+    out: str = "zdyn_umap.png"  # the UMAP plot; the statistics go beside it as .json
+    max_samples: int = 2000  # windows drawn evenly at random
+    batch_size: int = 64
+    device: str = "cpu"
+    seed: int = 0  # sampling of windows and the UMAP layout
+
+
+def parse_args(argv: list[str]) -> tuple[DiagnoseConfig, list[str]]:
+    from foresight import cli
+
+    sections, rest = cli.split_args(argv, "data")
+    options = cli.parse_options(rest, DiagnoseConfig, "diagnose")
+    if options.checkpoint is None:
         raise ConfigError("missing checkpoint=<run, stage or checkpoint directory of a CLaD run>")
-    return options, data_args
+    return options, sections["data"]
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def diagnose(args: list[str]) -> dict[str, Any]:
+    """Plot and measure the dynamics latent of a checkpoint; the payload written beside the plot."""
     from foresight.checkpoint import load_policy
     from foresight.config import validate
     from foresight.data import DataConfig, load_data_config, open_dataset
     from foresight.methods.clad.method import CLaD
 
-    options, data_args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    loaded = load_policy(options["checkpoint"], device=options["device"])
+    options, data_args = parse_args(args)
+    loaded = load_policy(options.checkpoint, device=options.device)
     method = loaded.method
     if not isinstance(method, CLaD) or method.dynamics is None:
         raise ConfigError(f"{loaded.path} is not a CLaD checkpoint with a dynamics model (policy.foresight != none)")
     data_cfg = load_data_config(data_args) if data_args else validate(loaded.config.data, DataConfig, "data")
     dataset = open_dataset(data_cfg)
     found = collect_embeddings(
-        method, dataset, loaded.normalizer, options["max_samples"], options["batch_size"], options["device"],
-        options["seed"],
+        method, dataset, loaded.normalizer, options.max_samples, options.batch_size, options.device, options.seed,
     )  # fmt: skip
     stats = {name: collapse_statistics(found[name]) for name in ("z_dyn", "proprio", "semantic")}
-    out = Path(options["out"])
-    points = umap_2d(found["z_dyn"].numpy(), seed=options["seed"])
+    out = Path(options.out)
+    points = umap_2d(found["z_dyn"].numpy(), seed=options.seed)
     stage, step = loaded.provenance.get("stage", "?"), loaded.provenance.get("step", "?")
     title = f"UMAP of z_dyn ({len(points)} windows, {stage} step {step})"
     plot_by_task(points, found["task"].numpy(), list(dataset.info.tasks), out, title)
@@ -185,5 +183,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return payload
 
 
+def resolved(args: list[str]) -> dict[str, Any]:
+    from foresight.data import load_data_config
+
+    options, data_args = parse_args(args)
+    data = load_data_config(data_args) if data_args else "(the checkpoint's dataset)"
+    return {"options": options, "data": data}
+
+
+def run(args: list[str]) -> int:
+    diagnose(args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from foresight import cli
+
+    return cli.main("diagnose", argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

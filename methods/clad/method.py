@@ -3,6 +3,7 @@ dynamics model, and evaluation that plans (foresight) and acts (DDPM sampling) a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import torch
@@ -34,12 +35,13 @@ class CLaD(Method):
     Config: ClassVar[type] = CLaDConfig
 
     def __init__(self, config: CLaDConfig, info: DatasetInfo) -> None:
+        # Roles (primary, arm, gripper) become this dataset's keys; a missing one is a one-line error.
+        config = replace(
+            config,
+            vlm=replace(config.vlm, views=info.resolve_views(config.vlm.views)),
+            proprio_keys=info.resolve_proprio(config.proprio_keys),
+        )
         super().__init__(config, info)
-        missing = [v for v in config.vlm.views if v not in info.image_shapes]
-        if missing:
-            raise KeyError(
-                f"method.vlm.views {missing} are not in the dataset; it has views {sorted(info.image_shapes)}"
-            )
         proprio_dim = info.proprio_dim(config.proprio_keys)
         self.tau = config.dynamics.tau
         self.dynamics: CrossModalDynamics | None = None

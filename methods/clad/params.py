@@ -1,6 +1,6 @@
 """Parameter counts of CLaD at the paper's defaults, set against §5.1's 0.1 B VLM, 0.33 B CLaD and 0.23 B policy.
 
-    python -m foresight.methods.clad.params                      # paper defaults, LIBERO dimensions
+    foresight params method=clad                                 # paper defaults, LIBERO dimensions
     python -m foresight.methods.clad.params dynamics.transition_depth=4 policy.head_blocks=3
 
 Arguments are dotted overrides of the method config (as ``method.<key>=...`` on the training command line). The
@@ -17,17 +17,10 @@ from omegaconf import OmegaConf
 
 from foresight.config import ConfigError, dataclass_to_dict, parse_overrides, validate
 from foresight.methods.clad.config import CLaDConfig
+from foresight.params import LIBERO_INFO, count
 from foresight.types import DatasetInfo
 
 PAPER_BILLIONS = {"VLM (frozen)": 0.1, "CLaD dynamics (stage 1)": 0.33, "policy (stage 2)": 0.23, "total": 0.66}
-
-LIBERO_INFO = DatasetInfo(
-    action_dim=7,  # OSC delta pose (6) + gripper (LIBERO actions)
-    proprio_dims={"joint_states": 7, "gripper_states": 2, "ee_states": 6},
-    image_shapes={"agentview": (128, 128, 3), "wrist": (128, 128, 3)},
-    tasks=tuple(f"task_{i}" for i in range(10)),
-    instructions=tuple(f"instruction {i}" for i in range(10)),
-)
 
 
 @dataclass
@@ -35,13 +28,6 @@ class Row:
     name: str
     params: int
     note: str = ""
-
-
-def count(module: torch.nn.Module | None, buffers: bool = False) -> int:
-    if module is None:
-        return 0
-    tensors = list(module.buffers()) if buffers else list(module.parameters())
-    return sum(t.numel() for t in tensors if t.is_floating_point())
 
 
 def decisionnce_params() -> int | None:
@@ -107,10 +93,19 @@ def config_from_args(args: list[str]) -> CLaDConfig:
     return validate(node, CLaDConfig, "method")
 
 
-def main(argv: list[str] | None = None) -> None:
-    cfg = config_from_args(sys.argv[1:] if argv is None else argv)
-    print(format_table(breakdown(cfg)))
+def report(cfg: CLaDConfig) -> str:
+    """What ``foresight params method=clad`` prints."""
+    return format_table(breakdown(cfg))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """This module's own command line takes method keys without the ``method.`` prefix, as documented."""
+    from foresight import cli
+
+    args = sys.argv[1:] if argv is None else argv
+    keys = [a if a.startswith(("-", "method.")) else f"method.{a}" for a in args]
+    return cli.main("params", ["method=clad", *keys])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

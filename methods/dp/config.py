@@ -16,8 +16,8 @@ from foresight.nn.vision import POOLS
 @dataclass
 class DiffusionPolicyConfig:
     # --- observations ---
-    views: tuple[str, ...] = ("agentview", "wrist")  # LBP fork: agentview + wrist cameras
-    proprio_keys: tuple[str, ...] = ("joint_states", "gripper_states")  # CLaD §4.1: p^t holds joint angles
+    views: tuple[str, ...] = ("primary", "wrist")  # LBP fork: agentview + wrist cameras (roles, foresight.roles)
+    proprio_keys: tuple[str, ...] = ("arm", "gripper")  # CLaD §4.1: p^t holds joint angles (roles)
     horizon: int = 6  # action chunk a_{t:t+tau}, tau = 6 (CLaD §5.1, Fig. 2; LBP fork CHUNK_LENGTH=6)
     obs_offsets: tuple[int, ...] = (0,)  # current frame only; the LBP fork's policy uses (-6, 0)
     # --- vision encoder: GroupNorm ResNet-18 per view, trained from scratch (Chi et al. §3.3) ---

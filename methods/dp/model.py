@@ -4,6 +4,7 @@ vector for a DDPM head over the action chunk."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import torch
@@ -39,10 +40,11 @@ class DiffusionPolicy(Method):
     Config: ClassVar[type] = DiffusionPolicyConfig
 
     def __init__(self, config: DiffusionPolicyConfig, info: DatasetInfo) -> None:
+        # Roles (primary, wrist, arm, gripper) become this dataset's keys; a missing one is a one-line error.
+        config = replace(
+            config, views=info.resolve_views(config.views), proprio_keys=info.resolve_proprio(config.proprio_keys)
+        )
         super().__init__(config, info)
-        missing = [v for v in config.views if v not in info.image_shapes]
-        if missing:
-            raise KeyError(f"method.views {missing} are not in the dataset; it has views {sorted(info.image_shapes)}")
         if not info.tasks:
             raise ValueError("the dataset lists no tasks; dp embeds the task index and needs at least one")
         num_frames = len(config.obs_offsets)

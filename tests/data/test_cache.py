@@ -263,5 +263,6 @@ def test_command_line_builds_then_reuses(demo, tmp_path, capsys):
     assert cache.key["feature_id"] == "test_tiny_conv:seed2"
     frames = np.load(directory / "agentview.npy", mmap_mode="r")
     assert frames.shape == (56, 6) and not np.isnan(frames).any()
-    with pytest.raises(Exception, match="unknown argument 'sourcez'"):
-        main([*args, "sourcez=[x]"])
+    assert main([*args, "sourcez=[x]"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("foresight data cache: error: unknown key 'sourcez' in cache. Did you mean 'sources'?")

@@ -65,7 +65,13 @@ def test_values_equal_the_npz_files(training):
         np.testing.assert_array_equal(ep.images[view][wanted], expected)  # stored upright: unchanged
     assert ep.images["static"].shape == (41, 200, 200, 3)
     assert ep.images["gripper"].shape == (41, 84, 84, 3)
-    assert training.info.proprio_dims == {"robot_obs": 15, "scene_obs": 24}
+    parts = {"ee_pose": (0, 6), "gripper_width": (6, 7), "joint_states": (7, 14), "gripper_action": (14, 15)}
+    assert training.info.proprio_dims == {"robot_obs": 15, "scene_obs": 24} | {k: b - a for k, (a, b) in parts.items()}
+    robot = np.stack([frame("training", 358525 + i)["robot_obs"] for i in wanted])
+    for key, (a, b) in parts.items():  # robot_obs: tcp pos, tcp orn, gripper width, 7 joints, gripper action
+        np.testing.assert_array_equal(ep.proprio[key][wanted], robot[:, a:b])
+    assert training.info.view_roles == {"primary": "static", "wrist": "gripper"}
+    assert training.info.proprio_roles == {"arm": "joint_states", "gripper": "gripper_width", "eef": "ee_pose"}
     np.testing.assert_array_equal(np.asarray(ep.actions)[5], frame("training", 358530)["rel_actions"])
 
 

@@ -55,11 +55,12 @@ def test_bad_dataset_or_config_is_one_line_and_exit_2(tmp_path, capsys):
     missing = tmp_path / "nothing_here"
     assert main(["data=libero_10", f"data.path={missing}"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == f"error: data.path {missing} does not exist\n"
+    assert captured.out == "" and captured.err == f"foresight data inspect: error: data.path {missing} does not exist\n"
 
     assert main(["data=libero_1O"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: unknown data 'libero_1O'. Did you mean 'libero_10'") and err.count("\n") == 1
+    assert err.startswith("foresight data inspect: error: unknown data 'libero_1O'. Did you mean 'libero_10'")
+    assert err.count("\n") == 1
 
     assert main(["data=demo", "data.demo.lenght=3"]) == 2
     assert "Did you mean 'length'?" in capsys.readouterr().err

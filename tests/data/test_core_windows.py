@@ -174,7 +174,7 @@ def test_samples_collate_into_a_batch(dataset):
 def test_views_and_keys_the_dataset_lacks_are_named(dataset):
     with pytest.raises(ValueError, match=r"views \['top'\].*has \['agentview', 'wrist'\]"):
         WindowDataset(dataset, DataSpec(views=("top",)), hand_normalizer())
-    with pytest.raises(KeyError, match=r"proprio keys \['joint'\].*has \['a', 'b'\]"):
+    with pytest.raises(ValueError, match=r"proprio key 'joint'.*proprio keys: \['a', 'b'\]"):
         WindowDataset(dataset, DataSpec(proprio_keys=("joint",)), hand_normalizer())
 
 

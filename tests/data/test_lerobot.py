@@ -252,6 +252,8 @@ def test_v30_vectors_tasks_and_views(v30):
     assert ds.info.tasks == tuple(TASKS) and ds.info.fps == FPS
     assert ds.info.image_shapes == {"agentview": (3, H, W), "wrist": (3, H, W)}
     assert ds.info.proprio_dims == {"state": 8} and ds.info.action_dim == 7
+    assert ds.info.view_roles == {"primary": "agentview", "wrist": "wrist"}
+    assert ds.info.proprio_roles == {"arm": "state", "gripper": "state", "eef": "state"}  # one packed vector
     ep = ds.episodes[2]  # the episode in data file 001
     np.testing.assert_allclose(ep.actions[[0, 5]], np.array([action(2, 0), action(2, 5)], dtype=np.float32))
     np.testing.assert_allclose(ep.proprio["state"][3], np.array(state(2, 3), dtype=np.float32))

@@ -103,7 +103,7 @@ def test_cli_evaluates_a_checkpoint_dir(ckpt: Path, env_yaml: Path, capsys: pyte
 def test_cli_reports_errors_without_a_traceback(env_yaml: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main([f"checkpoint={tmp_path / 'missing'}", f"env={env_yaml}"]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: {tmp_path / 'missing'} does not exist\n"
+    assert err == f"foresight eval: error: {tmp_path / 'missing'} does not exist\n"
 
 
 def _libero_summary(trials: int, complete: bool = True) -> tuple[dict, list[dict]]:

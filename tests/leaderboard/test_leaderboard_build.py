@@ -111,9 +111,9 @@ def test_cli_add_validate_build(tmp_path, capsys):
     (root / "reported.yaml").write_text(SMALL_REPORTED)
     good = tmp_path / "good.json"
     good.write_text(libero_result().to_json())
-    assert main(["--dir", str(root), "add", str(good)]) == 0
+    assert main(["add", str(good), f"dir={root}"]) == 0
     assert "added" in capsys.readouterr().out
-    assert main(["--dir", str(root), "validate"]) == 0
+    assert main(["validate", f"dir={root}"]) == 0
     out = capsys.readouterr().out
     assert "store valid: 1 result(s)" in out and "1 table(s) valid" in out
 
@@ -122,24 +122,26 @@ def test_cli_add_validate_build(tmp_path, capsys):
     doc["protocol"]["image_convention"] = "upside_down"
     bad.write_text(json.dumps(doc))
     before = sorted(p.name for p in (root / "results").iterdir())
-    assert main(["--dir", str(root), "add", str(bad)]) == 1
+    assert main(["add", str(bad), f"dir={root}"]) == 1
     err = capsys.readouterr().err
     assert (
         f"{bad}: protocol.image_convention: 'upside_down' is not a valid value (valid: 'rot180', 'flipud', 'raw')"
         in err
     )
     assert sorted(p.name for p in (root / "results").iterdir()) == before
-    assert main(["--dir", str(root), "validate", str(bad)]) == 1
+    assert main(["validate", str(bad), f"dir={root}"]) == 1
 
-    assert main(["--dir", str(root), "build"]) == 0
+    assert main(["build", f"dir={root}"]) == 0
     out = capsys.readouterr().out
     assert f"wrote {root / 'README.md'}" in out and (root / "site" / "index.html").is_file()
 
 
 def test_cli_usage_error_exits_2(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["frobnicate"])
-    assert exc.value.code == 2
+    assert main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert err == "foresight leaderboard: error: choose one of add, build, validate (got 'frobnicate')\n"
+    assert main(["add"]) == 2
+    assert "add needs at least one results file" in capsys.readouterr().err
 
 
 def test_committed_report_and_site_are_current():
@@ -155,7 +157,7 @@ def test_committed_report_and_site_are_current():
 
 def test_module_entry_point_validates_the_repository_leaderboard():
     proc = subprocess.run(
-        [sys.executable, "-m", "foresight.leaderboard", "--dir", str(REPORTED_YAML.parent), "validate"],
+        [sys.executable, "-m", "foresight.leaderboard", "validate", f"dir={REPORTED_YAML.parent}"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -58,7 +58,7 @@ def test_a_different_evaluation_with_the_same_identity_needs_replace(tmp_path, s
     a = libero_result()
     b = libero_result(successes=(10,) * 10)  # same method/checkpoint/protocol, other outcome
     add_result(a.to_dict(), store)
-    with pytest.raises(StoreConflictError, match="pass --replace"):
+    with pytest.raises(StoreConflictError, match="pass replace=true"):
         add_result(b.to_dict(), store)
     target = store / result_filename(a.to_dict())
     assert target.read_text() == a.to_json()

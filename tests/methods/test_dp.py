@@ -9,6 +9,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 import foresight.configs
+from foresight.config import ConfigError
 from foresight.methods.dp import DiffusionPolicy, DiffusionPolicyConfig
 from foresight.registry import get_method
 from foresight.types import ACTION, ACTION_IS_PAD, INSTRUCTION, STATE, TASK_INDEX, DatasetInfo, image_key
@@ -20,6 +21,8 @@ INFO = DatasetInfo(
     image_shapes={"agentview": (3, 64, 64), "wrist": (3, 64, 64)},
     tasks=tuple(f"task_{i}" for i in range(B)),
     instructions=tuple(f"do thing {i}" for i in range(B)),
+    view_roles={"primary": "agentview", "wrist": "wrist"},
+    proprio_roles={"arm": "joint_states", "gripper": "gripper_states"},
 )
 TINY = DiffusionPolicyConfig(
     vision_width=8,
@@ -209,9 +212,9 @@ def test_unknown_task_index_falls_back_to_the_instruction():
 
 
 def test_bad_inputs_are_named():
-    with pytest.raises(KeyError, match=r"views \['top'\] are not in the dataset"):
+    with pytest.raises(ConfigError, match=r"asks for view 'top'.*views: \['agentview', 'wrist'\]"):
         DiffusionPolicy(replace(TINY, views=("agentview", "top")), INFO)
-    with pytest.raises(KeyError, match=r"proprio keys \['joint_vel'\]"):
+    with pytest.raises(ConfigError, match=r"asks for proprio key 'joint_vel'.*arm=joint_states"):
         DiffusionPolicy(replace(TINY, proprio_keys=("joint_vel",)), INFO)
     with pytest.raises(ValueError, match="no future frames"):
         replace(TINY, obs_offsets=(0, 6))

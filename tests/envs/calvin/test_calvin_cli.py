@@ -57,7 +57,7 @@ def test_missing_calvin_env_is_one_message_and_exit_code_2(
     assert cli.main([f"checkpoint={tmp_path / 'no_run'}", "env=calvin_abc_d", "eval.progress=false"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("error: CALVIN evaluation needs the official simulator calvin_env")
+    assert captured.err.startswith("foresight eval: error: CALVIN evaluation needs the official simulator calvin_env")
     assert "docs/envs/calvin.md" in captured.err and "Traceback" not in captured.err
     assert captured.err.count("\n") == 1
 

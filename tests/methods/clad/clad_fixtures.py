@@ -19,6 +19,8 @@ INFO = DatasetInfo(
     image_shapes={"agentview": (64, 64, 3), "wrist": (64, 64, 3)},
     tasks=("task_a", "task_b"),
     instructions=("put the bowl in the drawer", "open the microwave"),
+    view_roles={"primary": "agentview", "wrist": "wrist"},
+    proprio_roles={"arm": "joint_states", "gripper": "gripper_states"},
 )
 
 

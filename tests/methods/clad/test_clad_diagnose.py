@@ -44,10 +44,10 @@ def test_plot_writes_a_png_atomically(tmp_path):
 
 def test_arguments_are_checked():
     options, data = parse_args(["checkpoint=runs/x", "data=demo", "data.path=/d", "max_samples=10"])
-    assert options["checkpoint"] == "runs/x" and options["max_samples"] == 10 and data == ["data=demo", "data.path=/d"]
+    assert options.checkpoint == "runs/x" and options.max_samples == 10 and data == ["data=demo", "data.path=/d"]
     with pytest.raises(ConfigError, match="missing checkpoint="):
         parse_args(["data=demo"])
-    with pytest.raises(ConfigError, match="unknown argument 'samples'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'samples' in diagnose\. Did you mean 'max_samples'"):
         parse_args(["checkpoint=x", "samples=3"])
 
 

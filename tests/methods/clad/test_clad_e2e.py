@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from foresight import checkpoint
-from foresight.methods.clad.diagnose import main as diagnose
+from foresight.methods.clad.diagnose import diagnose
 from foresight.train import main as train
 
 

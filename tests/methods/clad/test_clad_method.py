@@ -58,7 +58,7 @@ def test_stages_and_data_specs_follow_the_paper():
 
 
 def test_unknown_view_is_a_clear_error():
-    with pytest.raises(KeyError, match=r"vlm.views \['front'\].*\['agentview', 'wrist'\]"):
+    with pytest.raises(ConfigError, match=r"asks for view 'front'.*views: \['agentview', 'wrist'\]"):
         CLaD(config(vlm={"views": ("front",)}), INFO)
 
 
