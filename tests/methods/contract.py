@@ -40,8 +40,10 @@ INFO = DatasetInfo(
     tasks=("put_the_bowl_in_the_drawer", "open_the_microwave"),
     instructions=("put the bowl in the drawer", "open the microwave"),
     fps=20.0,
+    view_roles={"primary": "agentview", "wrist": "wrist"},
+    proprio_roles={"arm": "joint_states", "gripper": "gripper_states", "eef": "ee_states"},
 )
-"""A small LIBERO-format dataset: two 128² views, LIBERO proprio and actions, two tasks."""
+"""A small LIBERO-format dataset: two 128² views, LIBERO proprio and actions, two tasks, the LIBERO reader's roles."""
 
 
 def make_batch(spec: DataSpec, info: DatasetInfo, *, training: bool, size: int = 2, seed: int = 0) -> dict[str, Any]:
