@@ -36,8 +36,8 @@ from foresight.eval.results import (
     finished_keys,
     latest_by_key,
 )
+from foresight.fileio import atomic_write_text
 from foresight.leaderboard.canonical import pretty_json
-from foresight.leaderboard.fileio import atomic_write_text
 from foresight.rollout import EpisodeSpec
 
 EXPERT = "foresight.envs.libero.expert.ScriptedExpert"
