@@ -2,6 +2,8 @@
 
 foresight list            methods and environments with the package that provides each
 foresight configs         shipped config presets per group (method/, data/, env/)
+foresight config ARGS     the resolved config of `foresight.train ARGS`, each value with its source
+                          (e.g. foresight config method=clad data=libero_10 train.steps=1000)
 """
 
 from __future__ import annotations
@@ -30,12 +32,17 @@ def _configs() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["config"]:  # key=value arguments, not options: handed over as they are
+        from foresight.explain import main as explain_main
+
+        return explain_main(args[1:])
     parser = argparse.ArgumentParser(
         prog="foresight", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("command", choices=["list", "configs"])
-    args = parser.parse_args(argv)
-    {"list": _list, "configs": _configs}[args.command]()
+    parsed = parser.parse_args(args)
+    {"list": _list, "configs": _configs}[parsed.command]()
     return 0
 
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from foresight import checkpoint
 from foresight.encoders import register_encoder
-from foresight.interfaces import Encoder, Method, Stage
+from foresight.interfaces import Budget, Encoder, Method, Stage
 from foresight.registry import register_method
 from foresight.train import main
 from foresight.types import ACTION, ACTION_IS_PAD, STATE, Batch, DataSpec, FeatureSpec, feature_key, image_key
@@ -54,8 +54,8 @@ class TinyTwoStage(Method):
     def stages(self) -> list[Stage]:
         c = self.config
         return [
-            Stage("a", ("encoder", "aux"), steps=c.steps_a, batch_size=8, lr=1e-2, warmup_steps=1),
-            Stage("b", ("head",), steps=c.steps_b, batch_size=8, lr=1e-2, ema_decay=c.ema_decay),
+            Stage("a", ("encoder", "aux"), Budget(steps=c.steps_a, batch_size=8, lr=1e-2, warmup_steps=1)),
+            Stage("b", ("head",), Budget(steps=c.steps_b, batch_size=8, lr=1e-2, ema_decay=c.ema_decay)),
         ]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
@@ -311,7 +311,7 @@ def test_accelerate_launch_trains_both_clad_stages_with_two_processes(demo_path,
     run_dir = tmp_path / "r"
     result = accelerate_launch(
         *tiny_overrides(tmp_path), "data=demo", f"data.path={demo_path}", f"run_dir={run_dir}",
-        "train.logger=none", "train.num_workers=0", "method.dynamics.steps=4", "method.policy.steps=4",
+        "train.logger=none", "train.num_workers=0", "method.dynamics.budget.steps=4", "method.policy.budget.steps=4",
         processes=2, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from foresight.budget import Budget
+from foresight.fileio import atomic_write
 from foresight.methods.clad.config import CLaDConfig, DynamicsConfig, PolicyConfig, VLMConfig
 
 TINY_EMBED_DIM = 32
@@ -39,10 +41,7 @@ def write_tiny_decisionnce(path: str | os.PathLike[str], seed: int = 0) -> Path:
     state = {f"model.{k}": v for k, v in model.state_dict().items() if k != "logit_scale"}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"model": state}, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: torch.save({"model": state}, tmp))
 
 
 def tiny_config(checkpoint: str | os.PathLike[str]) -> CLaDConfig:
@@ -51,11 +50,11 @@ def tiny_config(checkpoint: str | os.PathLike[str]) -> CLaDConfig:
         vlm=VLMConfig(kwargs={"checkpoint": str(checkpoint)}, image_dim=TINY_EMBED_DIM, text_dim=TINY_EMBED_DIM),
         dynamics=DynamicsConfig(
             hidden_dim=64, num_heads=4, transition_depth=1, cross_modal_depth=1, pool_depth=1, dropout=0.0,
-            steps=20, batch_size=16, warmup_steps=0,
+            budget=Budget(steps=20, batch_size=16, lr=3e-4),
         ),
         policy=PolicyConfig(
             obs_dim=64, head_hidden_dim=64, head_blocks=2, head_dropout=0.0, diffusion_steps=10,
-            steps=20, batch_size=16, warmup_steps=0,
+            budget=Budget(steps=20, batch_size=16, lr=3e-4),
         ),
     )  # fmt: skip
 
@@ -74,15 +73,15 @@ def tiny_overrides(folder: str | os.PathLike[str]) -> list[str]:
         "method.dynamics.cross_modal_depth=1",
         "method.dynamics.pool_depth=1",
         "method.dynamics.dropout=0.0",
-        "method.dynamics.steps=20",
-        "method.dynamics.batch_size=16",
-        "method.dynamics.warmup_steps=0",
+        "method.dynamics.budget.steps=20",
+        "method.dynamics.budget.batch_size=16",
+        "method.dynamics.budget.warmup_fraction=0.0",
         "method.policy.obs_dim=64",
         "method.policy.head_hidden_dim=64",
         "method.policy.head_blocks=2",
         "method.policy.head_dropout=0.0",
         "method.policy.diffusion_steps=10",
-        "method.policy.steps=20",
-        "method.policy.batch_size=16",
-        "method.policy.warmup_steps=0",
+        "method.policy.budget.steps=20",
+        "method.policy.budget.batch_size=16",
+        "method.policy.budget.warmup_fraction=0.0",
     ]
