@@ -156,8 +156,11 @@ def test_stage_alone_loads_the_earlier_stage_or_says_how_to_get_it(demo_path, tm
     assert torch.equal(encoder_a, final_weights(tmp_path / "r", "b")["encoder.0.weight"])
 
 
-def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path):
+def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path, capsys):
     assert run(demo_path, tmp_path / "r", "train.keep_last=1") == 0
+    out = capsys.readouterr().out  # the effective schedule, printed as each stage starts
+    assert "stage 'a': batch 8, linear warm-up 1 of 6 steps to lr 0.01, then cosine decay to 0" in out
+    assert "stage 'b': batch 8, linear warm-up 0 of 6 steps to lr 0.01, then cosine decay to 0" in out
     stage_dir = tmp_path / "r" / "a"
     assert [p.name for p in checkpoint.list_checkpoints(stage_dir)] == ["step_0000006"]
     ckpt = checkpoint.final_checkpoint(stage_dir)
@@ -165,6 +168,13 @@ def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path)
     meta = json.loads((ckpt / checkpoint.META_FILE).read_text())
     assert meta["stage"] == "a" and meta["step"] == 6 and meta["method"] == "tiny_two_stage"
     assert meta["version"] and meta["data_fingerprint"]
+    assert meta["schedule"] == {
+        "warmup_steps": 1,
+        "total_steps": 6,
+        "peak_lr": 0.01,
+        "decay": "cosine",
+        "final_lr": 0.0,
+    }
     assert "tiny_two_stage" in (ckpt / checkpoint.CONFIG_FILE).read_text()
     info = json.loads((ckpt / checkpoint.INFO_FILE).read_text())
     assert info["action_dim"] == 7 and info["proprio_dims"]["joint_states"] == 7
@@ -177,6 +187,7 @@ def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path)
         (["method.hiden=3"], "unknown key 'hiden' in method. Did you mean 'hidden'?"),
         (["train.steps=abc"], "train.steps = 'abc': expected int or null"),
         (["train.mixed_precision=fp8"], "train.mixed_precision='fp8': expected 'no', 'bf16' or 'fp16'"),
+        (["train.warmup_steps=6"], "stage 'a': a warm-up of 6 steps is not shorter than the run's 6 steps"),
         (["data.format=libero_hdf5", "data.path=/nonexistent/libero"], "/nonexistent/libero"),
     ],
 )
