@@ -33,7 +33,7 @@ class Budget:
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     warmup_steps: int | None = None  # warm-up in steps; exclusive with warmup_fraction
     warmup_fraction: float | None = None  # warm-up as a fraction of steps (scales with train.steps)
-    ema_decay: float | None = None  # exponential moving average of the trained weights, used for evaluation
+    ema_decay: float | None = None  # EMA of the trained weights, used for evaluation; None or 0: none
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -59,8 +59,8 @@ class Budget:
                     f"run (train.warmup_fraction=0.01 scales with train.steps) or set train.warmup_steps below "
                     f"{self.steps}"
                 )
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in (0, 1) or null, got {self.ema_decay}")
+        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) (0: no EMA) or null, got {self.ema_decay}")
 
     @property
     def warmup(self) -> int:
