@@ -36,8 +36,7 @@ from foresight.eval.results import (
     finished_keys,
     latest_by_key,
 )
-from foresight.fileio import atomic_write_text
-from foresight.leaderboard.canonical import pretty_json
+from foresight.fileio import atomic_write_text, pretty_json
 from foresight.rollout import EpisodeSpec
 
 EXPERT = "foresight.envs.libero.expert.ScriptedExpert"
