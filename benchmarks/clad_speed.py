@@ -19,8 +19,6 @@ Weights are random (same architecture, same cost): pass --checkpoint to time the
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import resource
 import statistics
 import sys
@@ -32,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from foresight.fileio import write_json
 from foresight.methods.clad import CLaD, CLaDConfig
 from foresight.methods.clad.params import LIBERO_INFO
 from foresight.methods.clad.tiny import tiny_config, write_tiny_decisionnce
@@ -219,10 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     print(report(results))
     if args.json:
-        path = Path(args.json)
-        tmp_path = path.with_name(path.name + ".tmp")
-        tmp_path.write_text(json.dumps(results, indent=2) + "\n")
-        os.replace(tmp_path, path)
+        write_json(args.json, results)
     return results
 
 

@@ -100,7 +100,7 @@ def tiny_random_policy(tasks: tuple[str, ...], device: str, seed: int = 0) -> An
 
     from foresight.checkpoint import LoadedPolicy
     from foresight.data import Normalizer
-    from foresight.interfaces import Method, Stage
+    from foresight.interfaces import Budget, Method, Stage
     from foresight.types import ACTION, OBS_IS_PAD, STATE, DatasetInfo, DataSpec, image_key
 
     class TinyRandomPolicy(Method):
@@ -116,7 +116,7 @@ def tiny_random_policy(tasks: tuple[str, ...], device: str, seed: int = 0) -> An
             self.out = nn.Linear(256, HORIZON * ACTION_DIM)
 
         def stages(self) -> list[Stage]:
-            return [Stage("policy", ("head",), steps=1, batch_size=1, lr=0.0)]
+            return [Stage("policy", ("head",), Budget(steps=1, batch_size=1, lr=0.0))]
 
         def data_spec(self, stage: str | None = None) -> DataSpec:
             return DataSpec(

@@ -13,15 +13,14 @@ Layout of ``<run_dir>/<stage>/checkpoints/step_0001000/``:
 ``meta.json``          stage, step, method, package version, git SHA, data fingerprint and source
 =====================  ===================================================================================
 
-A directory appears under its final name only once complete (written as ``.tmp-*`` then renamed), so a crash
-mid-save never leaves a checkpoint that looks whole. A ``final`` file in the stage directory names the
-checkpoint that ended the stage.
+A directory appears under its final name only once complete (:func:`foresight.fileio.atomic_dir`: written
+as ``.tmp-*``, fsynced, then renamed), so a crash mid-save never leaves a checkpoint that looks whole. A
+``final`` file in the stage directory names the checkpoint that ended the stage.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from foresight.fileio import atomic_dir, pretty_json
 from foresight.nn.ema import EMA
 from foresight.types import DatasetInfo
 
@@ -76,33 +76,21 @@ def final_checkpoint(stage_dir: Path) -> Path | None:
     return path
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_checkpoint(target: Path, files: dict[str, Any]) -> Path:
     """Write ``files`` (name -> tensors dict / bytes / str / callable(path)) into ``target`` atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{target.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for name, content in files.items():
-        path = tmp / name
-        if callable(content):
-            content(path)
-        elif name.endswith(".safetensors"):
-            save_file({k: v.detach().contiguous().cpu() for k, v in content.items()}, str(path))
-        elif name.endswith(".pt"):
-            torch.save(content, path)
-        elif name.endswith(".json"):
-            path.write_text(json.dumps(content, indent=2, sort_keys=True))
-        else:
-            path.write_text(content)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+    with atomic_dir(target) as tmp:
+        for name, content in files.items():
+            path = tmp / name
+            if callable(content):
+                content(path)
+            elif name.endswith(".safetensors"):
+                save_file({k: v.detach().contiguous().cpu() for k, v in content.items()}, str(path))
+            elif name.endswith(".pt"):
+                torch.save(content, path)
+            elif name.endswith(".json"):
+                path.write_text(pretty_json(content))
+            else:
+                path.write_text(content)
     return target
 
 

@@ -145,6 +145,13 @@ COMMANDS: dict[str, Command] = {
             ("foresight demo", "foresight demo demo.method=dp demo.trials=5"),
             sections=("demo=foresight.demo:DemoConfig",),
         ),
+        _c(
+            "config", "foresight.config", "foresight.explain:run",
+            "the resolved training config: every value and where it comes from (default, preset, command line)",
+            "[method=NAME] [data=NAME] [method.KEY=V] [data.KEY=V] [train.KEY=V]",
+            ("foresight config method=clad data=libero_10 train.steps=1000",),
+            groups=("method", "data"),
+        ),
         _c("list", "foresight", "foresight.__main__:list_plugins", "installed methods and envs with their package",
            ""),
         _c("configs", "foresight", "foresight.__main__:list_configs", "shipped config presets per group", ""),
@@ -383,9 +390,12 @@ def _selected_schema(group: str, choice: str) -> tuple[type, dict[str, Any]]:
 
 def format_fields(schema: type, prefix: str, values: dict[str, Any] | None = None) -> list[str]:
     """One line per leaf field: ``prefix.key = value  # comment`` (``(preset)`` where a preset changed it)."""
-    rows = [(f"{prefix}.{key}" if prefix else key, value, note) for key, value, note in describe_fields(schema, values)]
-    width = min(max((len(k) + len(_show(v)) for k, v, _ in rows), default=0) + 3, 64)
-    return [f"  {f'{k} = {_show(v)}':<{width}}  # {note}" if note else f"  {k} = {_show(v)}" for k, v, note in rows]
+    rows = [(f"{prefix}.{k}" if prefix else k, value, note) for k, value, note in describe_fields(schema, values)]
+    width = min(max((len(k) + len(show_value(v)) for k, v, _ in rows), default=0) + 3, 64)
+    return [
+        f"  {f'{k} = {show_value(v)}':<{width}}  # {note}" if note else f"  {k} = {show_value(v)}"
+        for k, v, note in rows
+    ]
 
 
 def describe_fields(schema: type, values: dict[str, Any] | None = None) -> list[tuple[str, Any, str]]:
@@ -406,7 +416,7 @@ def describe_fields(schema: type, values: dict[str, Any] | None = None) -> list[
             continue
         note = comments.get(f.name, "")
         if f.name in values and values[f.name] != default:
-            rows.append((f.name, values[f.name], f"(preset; default {_show(default)}) {note}".rstrip()))
+            rows.append((f.name, values[f.name], f"(preset; default {show_value(default)}) {note}".rstrip()))
         else:
             rows.append((f.name, default, note))
     return rows
@@ -435,7 +445,7 @@ def _default(f: dataclasses.Field) -> Any:
     return "(required)"
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

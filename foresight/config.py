@@ -60,17 +60,70 @@ def load_yaml(path: Path) -> dict[str, Any]:
 
 def load_group(group: str, choice: str) -> dict[str, Any]:
     """The YAML for ``group=choice``: a shipped preset, a file path, or a registered plugin's defaults."""
+    merged: dict[str, Any] = {}
+    for _, values in preset_layers(group, choice):
+        merged = deep_merge(merged, values)
+    return merged
+
+
+def preset_layers(group: str, choice: str) -> list[tuple[str, dict[str, Any]]]:
+    """``group=choice`` as (source, values) layers, base first: a preset's ``extends: <preset>`` chain.
+
+    ``extends`` names a preset of the same group (or a YAML path, relative to the extending file) whose values
+    this one starts from, so the per-suite presets (``data=libero_spatial``) are a line on top of one family
+    preset (``data=libero``) rather than copies of it.
+    """
+    layers: list[tuple[str, dict[str, Any]]] = []
+    seen: list[Path] = []
+    path = _preset_path(group, choice, None)
+    if path is None:
+        return [(f"{group} plugin {choice!r} (its Config defaults)", _plugin_defaults(group, choice))]
+    while path is not None:
+        if path in seen:
+            chain = " -> ".join(str(p) for p in [*seen, path])
+            raise ConfigError(f"{group} presets extend each other in a loop: {chain}")
+        seen.append(path)
+        values = load_yaml(path)
+        parent = values.pop(EXTENDS, None)
+        layers.insert(0, (_source_name(path), values))
+        path = _preset_path(group, str(parent), path.parent) if parent is not None else None
+    return layers
+
+
+EXTENDS = "extends"
+
+
+def _preset_path(group: str, choice: str, relative_to: Path | None) -> Path | None:
+    """The file of a preset; ``None`` for a plugin without one. Unknown names list the shipped presets."""
     if choice.endswith((".yaml", ".yml")) or "/" in choice:
-        return load_yaml(Path(choice).expanduser())
+        path = Path(choice).expanduser()
+        return path if path.is_absolute() or relative_to is None else relative_to / path
     path = config_root() / group / f"{choice}.yaml"
     if path.exists():
-        return load_yaml(path)
-    if group in ("method", "env"):
-        return _plugin_defaults(group, choice)
+        return path
+    if group in ("method", "env") and relative_to is None:
+        return None
     names = available(group)
     close = difflib.get_close_matches(choice, names, n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise ConfigError(f"unknown {group} {choice!r}.{hint} Available: {', '.join(names)}; or give a path to a YAML file")
+
+
+def _source_name(path: Path) -> str:
+    """``configs/data/libero.yaml`` for shipped presets, the path as given otherwise."""
+    root = config_root()
+    return f"configs/{path.relative_to(root)}" if path.is_relative_to(root) else str(path)
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``: mappings merge key by key, anything else (lists included) is replaced."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _plugin_defaults(group: str, name: str) -> dict[str, Any]:
@@ -126,19 +179,32 @@ def compose(overrides: list[str], root: str = "train") -> DictConfig:
     Unknown dotted keys are not rejected here but by :func:`validate`, which knows the schema and can name the
     close matches.
     """
-    base = load_yaml(config_root() / f"{root}.yaml")
-    choices, dotted = parse_overrides(overrides)
-    defaults = base.pop("defaults", {}) or {}
-    for group in GROUPS:
-        choice = choices.get(group, defaults.get(group))
-        if choice is not None:
-            base[group] = load_group(group, str(choice))
-        elif group in choices:
-            base[group] = {}
-    cfg = OmegaConf.create(base)
+    presets, dotted = layers(overrides, root)
+    merged: dict[str, Any] = {}
+    for _, values in presets:
+        merged = deep_merge(merged, values)
+    cfg = OmegaConf.create(merged)
     for key, value in dotted:
         _set_dotted(cfg, key, value)
     return cfg
+
+
+def layers(overrides: list[str], root: str = "train") -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, Any]]]:
+    """The files a run config is composed from, as (source, values) layers in order, and the dotted overrides.
+
+    :func:`compose` merges them; ``foresight config`` uses them to say where each value comes from.
+    """
+    base = load_yaml(config_root() / f"{root}.yaml")
+    choices, dotted = parse_overrides(overrides)
+    defaults = base.pop("defaults", {}) or {}
+    found: list[tuple[str, dict[str, Any]]] = [(f"configs/{root}.yaml", base)]
+    for group in GROUPS:
+        choice = choices.get(group, defaults.get(group))
+        if choice is not None:
+            found += [(source, {group: values}) for source, values in preset_layers(group, str(choice))]
+        elif group in choices:
+            found.append(("command line", {group: {}}))
+    return found, dotted
 
 
 def _set_dotted(cfg: DictConfig, key: str, value: Any) -> None:
@@ -173,28 +239,56 @@ def validate(node: Any, schema: type[T], where: str) -> T:
     return _build(node, schema, where)
 
 
-def _build(values: dict[str, Any], schema: type[T], where: str) -> T:
+def _build(values: dict[str, Any], schema: type[T], where: str, base: Any = None) -> T:
+    """An instance of ``schema`` from ``values`` over ``base`` (an instance whose values fill the missing keys).
+
+    A nested dataclass field starts from the parent's default for it, so ``budget: {steps: 10}`` keeps the other
+    budget values the method's config gives, not the bare class's defaults.
+    """
     fields = {f.name: f for f in dataclasses.fields(schema) if f.init}  # type: ignore[arg-type]
     hints = typing.get_type_hints(schema)
     for key in values:
         if key not in fields:
-            raise ConfigError(_unknown_key_message(key, list(fields), where))
-    kwargs = {}
+            raise ConfigError(_unknown_key_message(key, list(fields), where, schema))
+    kwargs = {name: getattr(base, name) for name in fields} if base is not None else {}
     for key, value in values.items():
-        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
+        nested_base = getattr(base, key) if base is not None else _field_default(fields[key])
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}", nested_base)
     try:
         return schema(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid {where}: {exc}") from exc
 
 
-def _unknown_key_message(key: str, valid: list[str], where: str) -> str:
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def _unknown_key_message(key: str, valid: list[str], where: str, schema: Any = None) -> str:
+    moved = _moved_to(key, schema)
+    if moved:
+        return f"unknown key {key!r} in {where}: it is now {where}.{moved}.{key} (set it there)"
     close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"unknown key {key!r} in {where}.{hint} Valid keys: {', '.join(sorted(valid))}"
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
+def _moved_to(key: str, schema: Any) -> str | None:
+    """The nested section of ``schema`` that holds ``key`` (``steps`` -> ``budget``), if exactly one does."""
+    if schema is None or not dataclasses.is_dataclass(schema):
+        return None
+    hints = typing.get_type_hints(schema)
+    holders = [
+        f.name
+        for f in dataclasses.fields(schema)
+        if dataclasses.is_dataclass(hints.get(f.name)) and key in {g.name for g in dataclasses.fields(hints[f.name])}
+    ]
+    return holders[0] if len(holders) == 1 else None
+
+
+def _coerce(value: Any, hint: Any, where: str, base: Any = None) -> Any:
     """Check ``value`` against a type hint, converting only where YAML is lossy (int -> float, list -> tuple)."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -216,7 +310,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{where} = {value!r}: expected a mapping for {hint.__name__}")
-        return _build(value, hint, where)
+        return _build(value, hint, where, base if isinstance(base, hint) else None)
     if origin in (list, tuple) or hint in (list, tuple):
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where} = {value!r}: expected {_type_name(hint)}")
@@ -275,3 +369,11 @@ def to_yaml(cfg: Any) -> str:
     if isinstance(cfg, DictConfig | ListConfig):
         cfg = OmegaConf.to_container(cfg, resolve=True)
     return yaml.safe_dump(cfg, sort_keys=False)
+
+
+if __name__ == "__main__":  # python -m foresight.config method=clad ...: the same as `foresight config ...`
+    import sys
+
+    from foresight.explain import main
+
+    sys.exit(main())

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from foresight.config import ConfigError
+from foresight.fileio import write_json
 
 SUITE = "libero_object"
 
@@ -52,8 +53,8 @@ class DemoConfig:
 COMMON = ["data.val_fraction=0", "train.num_workers=0", "train.checkpoint_every=200", "train.log_every=20"]
 
 METHOD_OVERRIDES: dict[str, list[str]] = {
-    "clad": ["method.dynamics.steps=1000", "method.policy.steps=3000", "method.dynamics.batch_size=32",
-             "method.policy.batch_size=32"],
+    "clad": ["method.dynamics.budget.steps=1000", "method.policy.budget.steps=3000",
+             "method.dynamics.budget.batch_size=32", "method.policy.budget.batch_size=32"],
     "dp": ["train.steps=1000", "train.batch_size=32"],
 }  # fmt: skip
 """The demo's budget on top of each method's tiny preset (``method=<name>_tiny``): a few minutes on 2 CPU cores."""
@@ -206,7 +207,7 @@ def run(args: list[str]) -> int:
         "evaluation": result,
         "wall_time_s": {k: round(v, 1) for k, v in wall.items()} | {"total": round(time.time() - start, 1)},
     }
-    checkpoint.atomic_write_text(Path(cfg.run_dir) / "demo_result.json", json.dumps(record, indent=2) + "\n")
+    write_json(Path(cfg.run_dir) / "demo_result.json", record)
     print(
         f"\nsuccess: {result['successes']}/{result['episodes']} episodes of {task.name}\n"
         f"result: {cfg.run_dir}/demo_result.json; next: tensorboard --logdir {cfg.run_dir}, and the real-data "

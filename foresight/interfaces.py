@@ -25,11 +25,13 @@ import torch
 from torch import nn
 
 from foresight.batch_check import check_batch
+from foresight.budget import Budget
 from foresight.rollout import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
 from foresight.types import Batch, DatasetInfo, DataSpec, ForesightOutput
 
 __all__ = [
     "ActionHead",
+    "Budget",
     "Encoder",
     "EnvSuite",
     "EpisodeSpec",
@@ -89,20 +91,15 @@ class Stage:
     """One training phase of a method: which submodules learn, and its default budget.
 
     ``trainable`` names attributes of the method (``"dynamics"``, ``"policy"``); every other parameter is
-    frozen and its module kept in eval mode for the stage. ``steps``, ``batch_size`` and ``lr`` are the
-    paper's defaults for the stage; ``train.*`` on the command line overrides them. ``ema_decay`` turns on an
-    exponential moving average of the trainable weights (Diffusion Policy style), saved beside them and used
-    for evaluation.
+    frozen and its module kept in eval mode for the stage. ``budget`` is the paper's optimisation budget for the
+    stage, taken from the method config; ``train.*`` on the command line overrides its fields for every stage.
+    Its ``ema_decay`` turns on an exponential moving average of the trainable weights (Diffusion Policy style),
+    saved beside them and used for evaluation.
     """
 
     name: str
     trainable: tuple[str, ...]
-    steps: int
-    batch_size: int
-    lr: float
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    ema_decay: float | None = None
+    budget: Budget
 
 
 class Method(nn.Module, ABC):

@@ -21,15 +21,16 @@ from typing import Any
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.utils import gather_object, set_seed
-from diffusers.optimization import get_cosine_schedule_with_warmup
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from foresight import __version__, checkpoint, cli, rng
+from foresight.budget import Budget, BudgetOverrides, Schedule, overrides_of
 from foresight.config import ConfigError, compose, to_yaml, validate
 from foresight.data import Augment, DataConfig, Normalizer, WindowDataset, open_dataset, split_episodes
 from foresight.factory import method_config
+from foresight.fileio import atomic_write_text
 from foresight.interfaces import Method, Stage
 from foresight.nn.ema import EMA
 from foresight.sampler import EpochIndexed, GlobalBatchSampler
@@ -37,28 +38,28 @@ from foresight.types import DataSpec
 
 
 @dataclass
-class TrainConfig:
-    """``train.*``: how a stage is optimised. ``None`` takes the stage's paper default from the method config."""
+class TrainConfig(BudgetOverrides):
+    """``train.*``: how a stage is optimised.
 
-    steps: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    warmup_steps: int | None = None
-    grad_clip: float | None = 1.0
-    grad_accum: int = 1
-    mixed_precision: str = "no"
-    num_workers: int = 2
-    checkpoint_every: int = 1000
-    keep_last: int = 3
-    log_every: int = 10
-    val_every: int | None = None
-    val_batches: int = 4
-    resume: str = "auto"
-    stop_at_step: int | None = None
-    logger: str = "tensorboard"
-    init_from: str | None = None
-    feature_cache: bool = True
+    The :class:`~foresight.budget.Budget` fields (``steps``, ``batch_size``, ``lr``, ``weight_decay``,
+    ``warmup_steps``, ``warmup_fraction``, ``ema_decay``) are inherited from ``BudgetOverrides``: ``None`` keeps
+    the stage's paper default from the method config, a value replaces it for every stage.
+    """
+
+    grad_clip: float | None = 1.0  # max global grad norm; None disables clipping
+    grad_accum: int = 1  # micro-batches per optimizer step (each batch_size / grad_accum / processes)
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (fp16 needs a GPU)
+    num_workers: int = 2  # DataLoader worker processes per training process
+    checkpoint_every: int = 1000  # steps between checkpoints (one is always written at the end of a stage)
+    keep_last: int = 3  # checkpoints kept per stage (the final one is never pruned)
+    log_every: int = 10  # steps between logged metrics
+    val_every: int | None = None  # steps between validation losses on held-out episodes; None: only at the end
+    val_batches: int = 4  # batches per validation pass
+    resume: str = "auto"  # auto: continue from run_dir's latest checkpoint; never: refuse if one exists; or a path
+    stop_at_step: int | None = None  # stop (with a checkpoint) after this step, e.g. to fit a job's slot; resume later
+    logger: str = "tensorboard"  # tensorboard | wandb | none
+    init_from: str | None = None  # a run dir or checkpoint whose weights start the first stage run (stage=policy)
+    feature_cache: bool = True  # frozen-encoder features from the on-disk cache; False encodes every step (augment)
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "bf16", "fp16"):
@@ -77,21 +78,29 @@ class RunConfig:
     method: dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    seed: int = 42
-    run_dir: str | None = None
-    stage: str | None = None
+    seed: int = 42  # seeds Python, NumPy and torch on every process (accelerate.utils.set_seed)
+    run_dir: str | None = None  # None: runs/<method>-<data>; re-running the same command resumes it
+    stage: str | None = None  # None: every stage of the method in order; a name runs that stage only
 
 
 @dataclass(frozen=True)
 class StagePlan:
-    """A stage's effective optimisation settings: the method's defaults overridden by ``train.*``."""
+    """A stage's effective optimisation settings: the method's budget overridden by ``train.*``."""
 
     stage: Stage
-    steps: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    warmup_steps: int
+    budget: Budget
+
+    @property
+    def steps(self) -> int:
+        return self.budget.steps
+
+    @property
+    def batch_size(self) -> int:
+        return self.budget.batch_size
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.budget.schedule()
 
 
 class StopRequested(Exception):
@@ -144,10 +153,13 @@ class Trainer:
         names = [s.name for s in stages]
         if self.run.stage is not None and self.run.stage not in names:
             raise ConfigError(f"stage={self.run.stage!r}: method {method.name!r} has stages {names}")
+        for stage in stages:  # a budget that cannot run fails now, not after the stages before it trained
+            if self.run.stage in (None, stage.name):
+                self.plan(stage)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.is_main:
-            checkpoint.atomic_write_text(self.run_dir / "config.yaml", to_yaml(self.cfg))
-            checkpoint.atomic_write_text(self.run_dir / "stages.json", json.dumps({"stages": names}))
+            atomic_write_text(self.run_dir / "config.yaml", to_yaml(self.cfg))
+            atomic_write_text(self.run_dir / "stages.json", json.dumps({"stages": names}))
         if self.accelerator.log_with:
             self.accelerator.init_trackers("tb", config=_flat_hparams(self.cfg))
         self._install_signal_handlers()
@@ -165,15 +177,10 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------- stages
 
     def plan(self, stage: Stage) -> StagePlan:
-        t = self.train_cfg
-        return StagePlan(
-            stage=stage,
-            steps=t.steps if t.steps is not None else stage.steps,
-            batch_size=t.batch_size if t.batch_size is not None else stage.batch_size,
-            lr=t.lr if t.lr is not None else stage.lr,
-            weight_decay=t.weight_decay if t.weight_decay is not None else stage.weight_decay,
-            warmup_steps=t.warmup_steps if t.warmup_steps is not None else stage.warmup_steps,
-        )
+        try:
+            return StagePlan(stage=stage, budget=stage.budget.override(overrides_of(self.train_cfg)))
+        except ValueError as exc:
+            raise ConfigError(f"stage {stage.name!r}: {exc}") from exc
 
     def stage_dir(self, stage: Stage) -> Path:
         return self.run_dir / stage.name
@@ -241,10 +248,12 @@ class Trainer:
         method.on_stage_start(stage.name)
 
         params = configure_trainable(method, stage, self.intended_grad)
-        ema_modules = checkpoint.trainable_modules(method, stage.trainable) if stage.ema_decay else None
-        ema = EMA(ema_modules, stage.ema_decay) if ema_modules is not None else None
-        optimizer = torch.optim.AdamW(params, lr=plan.lr, weight_decay=plan.weight_decay)
-        scheduler = get_cosine_schedule_with_warmup(optimizer, plan.warmup_steps, plan.steps)
+        budget = plan.budget
+        ema_modules = checkpoint.trainable_modules(method, stage.trainable) if budget.ema_decay else None
+        ema = EMA(ema_modules, budget.ema_decay) if ema_modules is not None else None
+        optimizer = torch.optim.AdamW(params, lr=budget.lr, weight_decay=budget.weight_decay)
+        scheduler = plan.schedule.scheduler(optimizer)
+        self.print(f"stage {stage.name!r}: batch {budget.batch_size}, {plan.schedule.describe()}")
 
         start_step = 0
         stage_dir.mkdir(parents=True, exist_ok=True)
@@ -488,6 +497,7 @@ class Trainer:
                 "stage": plan.stage.name,
                 "step": step,
                 "total_steps": plan.steps,
+                "schedule": plan.schedule.to_dict(),
                 "method": method.name,
                 "version": __version__,
                 "git_sha": checkpoint.git_sha(),
@@ -503,7 +513,7 @@ class Trainer:
         target = checkpoint.checkpoints_dir(stage_dir) / checkpoint.step_dir_name(step)
         checkpoint.write_checkpoint(target, files)
         if final:
-            checkpoint.atomic_write_text(stage_dir / checkpoint.FINAL_MARKER, target.name)
+            atomic_write_text(stage_dir / checkpoint.FINAL_MARKER, target.name)
         checkpoint.prune(stage_dir, self.train_cfg.keep_last)
         self.accelerator.wait_for_everyone()
 
@@ -528,7 +538,7 @@ class Trainer:
         if not path.exists():
             return
         kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-        checkpoint.atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+        atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
     # -------------------------------------------------------------------------------------------- signals
 

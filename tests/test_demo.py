@@ -30,13 +30,14 @@ def test_demo_options_are_typed_and_the_rest_goes_to_the_trainer() -> None:
 
 def test_trainer_arguments_put_the_users_overrides_last(tmp_path: Path) -> None:
     cfg = DemoConfig(run_dir=str(tmp_path / "run"))
-    args = train_args(cfg, Path("/data/x"), "task_a", ["method.policy.steps=7", "seed=1"])
-    assert args[-2:] == ["method.policy.steps=7", "seed=1"]
-    assert "method.policy.steps=3000" not in args and "method.dynamics.steps=1000" in args
+    args = train_args(cfg, Path("/data/x"), "task_a", ["method.policy.budget.steps=7", "seed=1"])
+    assert args[-2:] == ["method.policy.budget.steps=7", "seed=1"]
+    assert "method.policy.budget.steps=3000" not in args and "method.dynamics.budget.steps=1000" in args
     assert {"method=clad_tiny", "data=libero_object", "data.path=/data/x", "data.tasks=[task_a]"} <= set(args)
     # The preset is the one source of the model's size: no method.* key but the demo's budget is repeated here.
     assert {a.split("=")[0] for a in args if a.startswith("method.")} == {
-        "method.dynamics.steps", "method.dynamics.batch_size", "method.policy.batch_size", "method.policy.steps"
+        "method.dynamics.budget.steps", "method.dynamics.budget.batch_size", "method.policy.budget.batch_size",
+        "method.policy.budget.steps",
     }  # fmt: skip
     assert total_steps(args) == 1000 + 7
     dp = train_args(DemoConfig(method="dp"), Path("/d"), "t", ["train.steps=50"])
@@ -57,7 +58,7 @@ def test_the_estimate_adds_the_phases_and_skips_cached_demos() -> None:
 def test_demo_generates_trains_evaluates_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "run"
     args = ["demo.demos=1", "demo.trials=1", "demo.max_steps=20", f"demo.run_dir={run_dir}", "train.logger=none",
-            "method.dynamics.steps=4", "method.policy.steps=4"]  # fmt: skip
+            "method.dynamics.budget.steps=4", "method.policy.budget.steps=4"]  # fmt: skip
     assert main(args) == 0
     result = json.loads((run_dir / "demo_result.json").read_text())
     assert result["data"]["expert"]["successes"] == 1 and result["data"]["expert"]["init"] == "sampled"

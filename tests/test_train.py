@@ -18,7 +18,7 @@ from torch import nn
 
 from foresight import checkpoint
 from foresight.encoders import register_encoder
-from foresight.interfaces import Encoder, Method, Stage
+from foresight.interfaces import Budget, Encoder, Method, Stage
 from foresight.registry import register_method
 from foresight.train import main
 from foresight.types import ACTION, ACTION_IS_PAD, STATE, Batch, DataSpec, FeatureSpec, feature_key, image_key
@@ -54,8 +54,8 @@ class TinyTwoStage(Method):
     def stages(self) -> list[Stage]:
         c = self.config
         return [
-            Stage("a", ("encoder", "aux"), steps=c.steps_a, batch_size=8, lr=1e-2, warmup_steps=1),
-            Stage("b", ("head",), steps=c.steps_b, batch_size=8, lr=1e-2, ema_decay=c.ema_decay),
+            Stage("a", ("encoder", "aux"), Budget(steps=c.steps_a, batch_size=8, lr=1e-2, warmup_steps=1)),
+            Stage("b", ("head",), Budget(steps=c.steps_b, batch_size=8, lr=1e-2, ema_decay=c.ema_decay)),
         ]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
@@ -156,8 +156,11 @@ def test_stage_alone_loads_the_earlier_stage_or_says_how_to_get_it(demo_path, tm
     assert torch.equal(encoder_a, final_weights(tmp_path / "r", "b")["encoder.0.weight"])
 
 
-def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path):
+def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path, capsys):
     assert run(demo_path, tmp_path / "r", "train.keep_last=1") == 0
+    out = capsys.readouterr().out  # the effective schedule, printed as each stage starts
+    assert "stage 'a': batch 8, linear warm-up 1 of 6 steps to lr 0.01, then cosine decay to 0" in out
+    assert "stage 'b': batch 8, linear warm-up 0 of 6 steps to lr 0.01, then cosine decay to 0" in out
     stage_dir = tmp_path / "r" / "a"
     assert [p.name for p in checkpoint.list_checkpoints(stage_dir)] == ["step_0000006"]
     ckpt = checkpoint.final_checkpoint(stage_dir)
@@ -165,6 +168,13 @@ def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path)
     meta = json.loads((ckpt / checkpoint.META_FILE).read_text())
     assert meta["stage"] == "a" and meta["step"] == 6 and meta["method"] == "tiny_two_stage"
     assert meta["version"] and meta["data_fingerprint"]
+    assert meta["schedule"] == {
+        "warmup_steps": 1,
+        "total_steps": 6,
+        "peak_lr": 0.01,
+        "decay": "cosine",
+        "final_lr": 0.0,
+    }
     assert "tiny_two_stage" in (ckpt / checkpoint.CONFIG_FILE).read_text()
     info = json.loads((ckpt / checkpoint.INFO_FILE).read_text())
     assert info["action_dim"] == 7 and info["proprio_dims"]["joint_states"] == 7
@@ -177,6 +187,7 @@ def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path)
         (["method.hiden=3"], "unknown key 'hiden' in method. Did you mean 'hidden'?"),
         (["train.steps=abc"], "train.steps = 'abc': expected int or null"),
         (["train.mixed_precision=fp8"], "train.mixed_precision='fp8': expected 'no', 'bf16' or 'fp16'"),
+        (["train.warmup_steps=6"], "stage 'a': a warm-up of 6 steps is not shorter than the run's 6 steps"),
         (["data.format=libero_hdf5", "data.path=/nonexistent/libero"], "/nonexistent/libero"),
     ],
 )
@@ -309,7 +320,7 @@ def test_accelerate_launch_trains_both_clad_stages_with_two_processes(demo_path,
     run_dir = tmp_path / "r"
     result = accelerate_launch(
         "method=clad_tiny", "data=demo", f"data.path={demo_path}", f"run_dir={run_dir}",
-        "train.logger=none", "train.num_workers=0", "method.dynamics.steps=4", "method.policy.steps=4",
+        "train.logger=none", "train.num_workers=0", "method.dynamics.budget.steps=4", "method.policy.budget.steps=4",
         processes=2, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -50,16 +50,16 @@ class CalvinConfig:
     ``replan_every`` / ``temporal_ensemble`` choose how predicted chunks are executed, as for LIBERO.
     """
 
-    suite: str = "abc_d"
-    num_sequences: int = NUM_SEQUENCES
-    ep_len: int = EP_LEN
-    trials_per_sequence: int = 1
-    sequences_file: str | None = None
-    env_config: str | None = None
-    use_egl: bool = True
-    oracle: str = "calvin_env"  # or "foresight" (ORACLES)
-    replan_every: int | None = None
-    temporal_ensemble: float | None = None
+    suite: str = "abc_d"  # the training split, for the leaderboard row (abc_d | abcd_d | d_d)
+    num_sequences: int = NUM_SEQUENCES  # evaluate_policy.py NUM_SEQUENCES; the first N official chains when smaller
+    ep_len: int = EP_LEN  # evaluate_policy.py EP_LEN: steps per subtask
+    trials_per_sequence: int = 1  # each chain once, as the official protocol
+    sequences_file: str | None = None  # None: the shipped official chains (get_sequences(1000))
+    env_config: str | None = None  # None: shipped scene-D config; or a dataset's validation/ folder
+    use_egl: bool = True  # pybullet EGL renderer, as the dataset was rendered; False: TinyRenderer (other pixels)
+    oracle: str = "calvin_env"  # the official Tasks class; or "foresight", its re-implementation (ORACLES)
+    replan_every: int | None = None  # actions executed per predicted chunk; None: the whole chunk
+    temporal_ensemble: float | None = None  # ACT-style chunk averaging with weights exp(-k * age); None: off
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:

@@ -46,15 +46,15 @@ class LiberoConfig:
     """
 
     suite: str = "libero_10"  # LIBERO-LONG, where CLaD's headline number is
-    trials_per_task: int = 50
-    seed: int = 7
-    num_steps_wait: int = 10
-    max_steps: int | None = None  # None: the suite's community limit (MAX_STEPS)
+    trials_per_task: int = 50  # openpi / OpenVLA num_trials_per_task: one per official init state (50 per task)
+    seed: int = 7  # openpi / OpenVLA seed; episode seed = seed + 10000 * task + trial
+    num_steps_wait: int = 10  # openpi / OpenVLA num_steps_wait: no-op steps (gripper open) while objects settle
+    max_steps: int | None = None  # None: the suite's openpi / OpenVLA limit (MAX_STEPS)
     camera_size: int = 128  # the official dataset's 128x128 (create_dataset.py); 224 / 256 for OpenVLA-style
-    replan_every: int | None = None
-    temporal_ensemble: float | None = None
-    tasks: tuple[int, ...] | None = None
-    image_convention: str = "opengl"
+    replan_every: int | None = None  # None: the whole chunk (openpi: 5)
+    temporal_ensemble: float | None = None  # None: off, as the community protocol
+    tasks: tuple[int, ...] | None = None  # None: every task of the suite
+    image_convention: str = "opengl"  # robosuite renders upside down (macros.IMAGE_CONVENTION); turned upright
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:

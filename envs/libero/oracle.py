@@ -34,8 +34,7 @@ from foresight.eval.results import (
     finished_keys,
     latest_by_key,
 )
-from foresight.leaderboard.canonical import pretty_json
-from foresight.leaderboard.fileio import atomic_write_text
+from foresight.fileio import atomic_write_text, pretty_json
 from foresight.rollout import EpisodeSpec
 
 EXPERT = "foresight.envs.libero.expert.ScriptedExpert"
@@ -101,7 +100,7 @@ def run_oracle(suite: LiberoEnv, cfg: OracleConfig, *, progress: bool = True) ->
         mine = [e for e in todo if e.task_index == task.index]
         if mine:
             bar.set_postfix_str(task.name[:40])
-            run_task(task, mine, suite.config.max_steps, log, bar)
+            run_task(task, mine, suite.config.step_limit, log, bar)
     bar.close()
     keys = {e.key for e in episodes}
     records = [r for r in latest_by_key(log.read()).values() if r["key"] in keys]
@@ -140,7 +139,7 @@ def oracle_result(suite: LiberoEnv, summary: dict[str, Any], records: list[dict[
         protocol=Protocol(
             trials_per_task=config.trials_per_task,
             seeds=(config.seed,),
-            max_steps=config.max_steps,
+            max_steps=config.step_limit,
             warmup_steps=0,  # the expert's own 5 still steps count against max_steps
             image_convention="raw",  # no images: the expert reads poses
             action_execution="receding_horizon",

@@ -48,6 +48,7 @@ from foresight.config import ConfigError, parse_value
 from foresight.data.config import cache_root
 from foresight.data.source import DataError, EpisodeDataset
 from foresight.encoders import build_encoder
+from foresight.fileio import atomic_write, write_json
 from foresight.interfaces import Encoder
 from foresight.types import DataSpec, FeatureSpec, feature_key
 
@@ -62,20 +63,12 @@ def features_root() -> Path:
     return cache_root() / "features"
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.save(tmp, array))
 
 
 def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
-    _atomic_write_bytes(directory / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    write_json(directory / MANIFEST, manifest)
 
 
 @contextlib.contextmanager

@@ -47,6 +47,7 @@ class DataConfig:
     """Where a dataset is and how to read it; validated from ``configs/data/<name>.yaml`` plus overrides."""
 
     name: str = "demo"  # preset name, for logs and run directories
+    suite: str | None = None  # benchmark suite (LIBERO: libero_10 | libero_spatial | ...); data=libero names by it
     format: str = "auto"  # "libero_hdf5" | "lerobot" | "calvin" | "demo" | "auto" (detect from path)
     path: str | None = None  # folder or file; for "demo" where to build/cache it (null: $FORESIGHT_CACHE/demo)
     repo_id: str | None = None  # hub dataset id, used when path is null

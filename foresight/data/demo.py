@@ -24,6 +24,7 @@ from foresight.data.config import DataConfig, cache_root
 from foresight.data.libero_hdf5 import read_libero
 from foresight.data.libero_writer import LiberoHDF5Writer, demo_file_name
 from foresight.data.source import EpisodeDataset, register_format
+from foresight.fileio import write_json
 
 COLOURS = {
     "red": (230, 40, 40),
@@ -96,9 +97,7 @@ def build_demo_dataset(
                 rng = np.random.default_rng([seed, task_index, episode])
                 _record(writer, rng, task_index, num_tasks, length, image_size)
         sizes[demo_file_name(task)] = (folder / demo_file_name(task)).stat().st_size
-    tmp = folder / (MANIFEST + ".partial")
-    tmp.write_text(json.dumps({**params, "files": sizes}, indent=1))
-    os.replace(tmp, folder / MANIFEST)
+    write_json(folder / MANIFEST, {**params, "files": sizes})
     return folder
 
 

@@ -17,7 +17,6 @@ evaluation protocol (the leaderboard's oracle row) is measured by ``python -m fo
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ from tqdm.auto import tqdm
 from foresight.config import ConfigError
 from foresight.data.config import cache_root
 from foresight.data.libero_writer import LiberoHDF5Writer, demo_file_name
+from foresight.fileio import write_json
 
 SUMMARY_FILE = "expert_success.json"
 INIT_CHOICES = ("sampled", "official")
@@ -148,12 +148,6 @@ def generate_task(
         "file": str(path) if path else None,
         "skipped": False,
     }
-
-
-def write_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    os.replace(tmp, path)
 
 
 def generate(suite: Any, cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:

@@ -45,6 +45,7 @@ import h5py
 import numpy as np
 
 from foresight.data.orientation import check_convention
+from foresight.fileio import publish, temp_path
 
 # robosuite observation keys -> what the official script derives from them
 _OBS_KEYS = (
@@ -108,7 +109,7 @@ class LiberoHDF5Writer:
         check_convention(image_convention)
         self.path = Path(folder) / demo_file_name(task_name)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(self.path.name + ".partial")
+        self._tmp = temp_path(self.path)
         self._file = h5py.File(self._tmp, "w")
         self._data = self._file.create_group("data")
         env_name = env_name or problem_name
@@ -205,7 +206,7 @@ class LiberoHDF5Writer:
         self._data.attrs["num_demos"] = self.num_demos
         self._data.attrs["total"] = self.total
         self._file.close()
-        os.replace(self._tmp, self.path)
+        publish(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:

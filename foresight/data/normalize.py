@@ -30,6 +30,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from foresight.data.source import EpisodeDataset
+from foresight.fileio import atomic_write
 from foresight.types import ACTION, NORMALIZATION_MODES, STATE, DataSpec, Episode
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
@@ -179,10 +180,8 @@ class Normalizer:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = self.state_dict()
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        save_file(state["stats"], str(tmp), metadata={"format": _FORMAT, "modes": json.dumps(state["modes"])})
-        os.replace(tmp, path)
-        return path
+        metadata = {"format": _FORMAT, "modes": json.dumps(state["modes"])}
+        return atomic_write(path, lambda tmp: save_file(state["stats"], str(tmp), metadata=metadata))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Normalizer:

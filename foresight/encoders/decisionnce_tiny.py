@@ -11,13 +11,13 @@ later use, on any machine, rebuilds the same bytes from the seed: a checkpoint t
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from foresight.encoders.decisionnce import DecisionNCEEncoder
 from foresight.encoders.registry import register_encoder
+from foresight.fileio import atomic_write
 
 TINY_EMBED_DIM = 32
 TINY_IMAGE_SIZE = 64
@@ -42,17 +42,11 @@ def write_tiny_decisionnce(path: str | os.PathLike[str], seed: int = 0) -> Path:
             quick_gelu=True,
         )
     state = {f"model.{k}": v for k, v in model.state_dict().items() if k != "logit_scale"}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}-")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object, not a name: torch.save names the archive after a path's stem
             torch.save({"model": state}, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, save)
 
 
 def tiny_decisionnce_path(seed: int = 0) -> Path:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from foresight.leaderboard.fileio import atomic_write_text
+from foresight.fileio import atomic_write_text
 
 EPISODES_FILE = "episodes.jsonl"
 RUN_FILE = "run.json"

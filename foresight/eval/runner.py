@@ -42,8 +42,7 @@ from foresight.eval.results import (
 )
 from foresight.eval.summary import LeaderboardUnavailable, build_summary, leaderboard_result, utc_now
 from foresight.eval.worker import WorkerSetup
-from foresight.leaderboard.canonical import pretty_json
-from foresight.leaderboard.fileio import atomic_write_text
+from foresight.fileio import atomic_write_text, pretty_json
 from foresight.rollout import EnvSuite, EpisodeSpec
 
 SESSIONS_FILE = "sessions.jsonl"

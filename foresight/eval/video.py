@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from foresight.fileio import atomic_write
 from foresight.rollout import Observation
 
 
@@ -26,7 +27,10 @@ def write_mp4(path: str | os.PathLike[str], frames: Sequence[np.ndarray], fps: i
         raise ValueError(f"no frames to write to {path}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{target.name}")
+    return atomic_write(target, lambda tmp: _encode(tmp, frames, fps))
+
+
+def _encode(tmp: Path, frames: Sequence[np.ndarray], fps: int) -> None:
     height, width = frames[0].shape[:2]
     with av.open(str(tmp), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -37,5 +41,3 @@ def write_mp4(path: str | os.PathLike[str], frames: Sequence[np.ndarray], fps: i
             even = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="rgb24")))
         container.mux(stream.encode())
-    os.replace(tmp, target)
-    return target

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from foresight.fileio import atomic_write_bytes, atomic_write_text
 from foresight.leaderboard.board import Board, build_board
 from foresight.leaderboard.chartdata import chart_for
-from foresight.leaderboard.fileio import atomic_write_bytes, atomic_write_text
 from foresight.leaderboard.report import render_report
 from foresight.leaderboard.reported import load_reported
 from foresight.leaderboard.site import render_site

@@ -6,15 +6,14 @@ import hashlib
 import json
 from typing import Any
 
+from foresight.fileio import pretty_json  # the on-disk spelling, shared with every other file foresight writes
+
+__all__ = ["canonical_json", "config_hash", "pretty_json", "sha256_hex"]
+
 
 def canonical_json(obj: Any) -> str:
     """Compact, key-sorted JSON; NaN/Infinity are refused because they are not JSON and do not round-trip."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def pretty_json(obj: Any) -> str:
-    """Key-sorted, indented JSON with a final newline: the on-disk form of results (diff-friendly)."""
-    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def sha256_hex(obj: Any) -> str:

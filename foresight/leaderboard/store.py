@@ -3,7 +3,7 @@
 The name hashes what makes an evaluation *this* evaluation (kind, method, config hash, checkpoint provenance,
 benchmark, suite, protocol id), so adding the same file twice is a no-op, and a second, different evaluation
 of the same identity is refused unless replacing is asked for. Files are validated before they are written
-and written atomically (:mod:`foresight.leaderboard.fileio`), so a malformed file or a crash never leaves the
+and written atomically (:mod:`foresight.fileio`), so a malformed file or a crash never leaves the
 store with a bad or partial entry.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from foresight.fileio import atomic_write_text
 from foresight.leaderboard.canonical import pretty_json, sha256_hex
-from foresight.leaderboard.fileio import atomic_write_text
 from foresight.leaderboard.schema import Result, validate_result
 from foresight.leaderboard.validation import ResultValidationError
 

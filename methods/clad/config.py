@@ -3,13 +3,15 @@
 Paper: Jeong et al., "CLaD: Planning with Grounded Foresight via Cross-Modal Latent Dynamics", arXiv 2603.29409
 (CVPR 2026). "fork" means the authors' pre-release development code (github andrewwwj/LBP), read for intent only.
 "ours" marks a choice this library made where neither says; docs/methods/clad.md explains each.
-The YAML preset configs/method/clad.yaml mirrors these defaults.
+These are the only defaults: the YAML preset configs/method/clad.yaml holds only the method's name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from foresight.budget import Budget
 
 AttentionMode = Literal["p_to_s", "s_to_p", "symmetric"]
 ForesightModalities = Literal["both", "proprio", "semantic", "none"]
@@ -52,11 +54,15 @@ class DynamicsConfig:
     use_recon: bool = True  # Table 4 ablation: false trains with L_latent only
     normalize_prediction: bool = False  # eq. 17 normalises the target only (paper); the digest normalises both
     loss_reduction: Literal["sum", "mean"] = "sum"  # eq. 17/18 norms sum over features (paper); mean = per element
-    steps: int = 25_000  # §5.1
-    batch_size: int = 128  # §5.1
-    lr: float = 3e-4  # fork (run_all.sh LEARNING_RATE); paper silent
-    weight_decay: float = 0.0  # fork; paper silent
-    warmup_steps: int = 2_000  # fork (WARM_STEPS, then cosine); paper silent
+    budget: Budget = field(
+        default_factory=lambda: Budget(
+            steps=25_000,  # §5.1
+            batch_size=128,  # §5.1
+            lr=3e-4,  # fork (run_all.sh LEARNING_RATE); paper silent
+            weight_decay=0.0,  # fork; paper silent
+            warmup_fraction=0.08,  # fork: 2000 warm-up steps (WARM_STEPS, then cosine) of 25k; paper silent
+        )
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mask_ratio <= 1.0:
@@ -81,12 +87,16 @@ class PolicyConfig:
     head_dropout: float = 0.1  # fork (IDQL MLPResNet dropout 0.1)
     diffusion_steps: int = 25  # fork (DDPMHead num_timesteps=25); paper silent
     beta_schedule: str = "squaredcos_cap_v2"  # fork (cosine β schedule); paper silent
-    steps: int = 200_000  # §5.1
-    batch_size: int = 128  # §5.1
-    lr: float = 3e-4  # fork; paper silent
-    weight_decay: float = 0.0  # fork; paper silent
-    warmup_steps: int = 2_000  # fork; paper silent
-    ema_decay: float | None = None  # paper silent, fork uses none
+    budget: Budget = field(
+        default_factory=lambda: Budget(
+            steps=200_000,  # §5.1
+            batch_size=128,  # §5.1
+            lr=3e-4,  # fork; paper silent
+            weight_decay=0.0,  # fork; paper silent
+            warmup_fraction=0.01,  # fork: 2000 warm-up steps of 200k, then cosine; paper silent
+            ema_decay=None,  # paper silent, fork uses none
+        )
+    )
 
 
 @dataclass

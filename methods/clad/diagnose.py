@@ -16,10 +16,7 @@ the centred embeddings (how many directions the batch actually uses).
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ import numpy as np
 import torch
 
 from foresight.config import ConfigError
+from foresight.fileio import atomic_write, write_json
 
 DEAD_STD = 1e-4
 SVD_FLOOR = 1e-6
@@ -86,18 +84,10 @@ def plot_by_task(points: np.ndarray, labels: np.ndarray, task_names: list[str], 
     ax.set_yticks([])
     ax.legend(fontsize=6, markerscale=2, loc="best")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as tmp:
-        fig.savefig(tmp.name, format="png")
-    plt.close(fig)
-    os.replace(tmp.name, path)
-    return path
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
 
 
 @torch.no_grad()

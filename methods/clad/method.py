@@ -55,10 +55,10 @@ class CLaD(Method):
     # ------------------------------------------------------------------------------------------- structure
     def stages(self) -> list[Stage]:
         d, p = self.config.dynamics, self.config.policy
-        policy = Stage(POLICY, (POLICY,), p.steps, p.batch_size, p.lr, p.weight_decay, p.warmup_steps, p.ema_decay)
+        policy = Stage(POLICY, (POLICY,), p.budget)
         if self.dynamics is None:
             return [policy]
-        return [Stage(DYNAMICS, (DYNAMICS,), d.steps, d.batch_size, d.lr, d.weight_decay, d.warmup_steps), policy]
+        return [Stage(DYNAMICS, (DYNAMICS,), d.budget), policy]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         """Stage 1 reads frames ``t-τ, t, t+τ`` and ``a_{t-τ:t}``; stage 2 frames ``t-τ, t`` and

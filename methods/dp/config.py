@@ -7,8 +7,9 @@ Chi et al. = Diffusion Policy (RSS 2023).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from foresight.budget import Budget
 from foresight.heads.ddpm import PREDICTION_TYPES, SAMPLERS
 from foresight.nn.vision import POOLS
 
@@ -46,12 +47,16 @@ class DiffusionPolicyConfig:
     num_inference_steps: int | None = None  # None: num_train_timesteps (LBP fork samples all 25 steps)
     noise_samples: int = 1  # (timestep, noise) draws per sample and step: LBP fork 1; DreamVLA repeats 8x
     # --- training (stage "policy") ---
-    steps: int = 200_000  # CLaD §5.1: stage 2 trained 200K steps (also LBP fork num_iters)
-    batch_size: int = 128  # CLaD §5.1
-    lr: float = 3e-4  # LBP fork (AdamW, cosine); CLaD does not state it
-    warmup_steps: int = 2000  # LBP fork
-    weight_decay: float = 0.0  # LBP fork
-    ema_decay: float | None = None  # LBP fork keeps no weight EMA; Chi et al. use 0.9999
+    budget: Budget = field(
+        default_factory=lambda: Budget(
+            steps=200_000,  # CLaD §5.1: stage 2 trained 200K steps (also LBP fork num_iters)
+            batch_size=128,  # CLaD §5.1
+            lr=3e-4,  # LBP fork (AdamW, cosine); CLaD does not state it
+            weight_decay=0.0,  # LBP fork
+            warmup_fraction=0.01,  # LBP fork: 2000 warm-up steps (WARM_STEPS) of 200k, then cosine; scales with steps
+            ema_decay=None,  # LBP fork keeps no weight EMA; Chi et al. use 0.9999
+        )
+    )
 
     def __post_init__(self) -> None:
         if self.horizon < 1:

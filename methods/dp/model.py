@@ -90,12 +90,7 @@ class DiffusionPolicy(Method):
             Stage(
                 "policy",
                 trainable=tuple(name for name in trainable if getattr(self, name) is not None),
-                steps=c.steps,
-                batch_size=c.batch_size,
-                lr=c.lr,
-                weight_decay=c.weight_decay,
-                warmup_steps=c.warmup_steps,
-                ema_decay=c.ema_decay,
+                budget=c.budget,
             )
         ]
 

@@ -6,6 +6,7 @@ from torch import nn
 
 from foresight import checkpoint, rng
 from foresight.checkpoint import CheckpointError
+from foresight.fileio import atomic_write_text
 
 
 def write(path, model, step=1, **extra):
@@ -71,7 +72,7 @@ def test_incomplete_checkpoint_lists_missing_files(tmp_path):
 def test_prune_keeps_the_newest_and_the_final(tmp_path):
     for step in (1, 2, 3, 4):
         write(tmp_path, nn.Linear(2, 2), step=step)
-    checkpoint.atomic_write_text(tmp_path / checkpoint.FINAL_MARKER, checkpoint.step_dir_name(1))
+    atomic_write_text(tmp_path / checkpoint.FINAL_MARKER, checkpoint.step_dir_name(1))
     checkpoint.prune(tmp_path, keep_last=2)
     assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step_0000001", "step_0000003", "step_0000004"]
 
@@ -81,7 +82,7 @@ def test_resolve_finds_the_last_stages_final_checkpoint_from_a_run_dir(tmp_path)
         for step in steps:
             write(tmp_path / stage, nn.Linear(2, 2), step=step)
     (tmp_path / "stages.json").write_text(json.dumps({"stages": ["dynamics", "policy"]}))
-    checkpoint.atomic_write_text(tmp_path / "policy" / checkpoint.FINAL_MARKER, "step_0000003")
+    atomic_write_text(tmp_path / "policy" / checkpoint.FINAL_MARKER, "step_0000003")
     assert checkpoint.resolve(tmp_path).name == "step_0000003"
     assert checkpoint.resolve(tmp_path / "dynamics").name == "step_0000004"
     with pytest.raises(CheckpointError, match="does not exist"):

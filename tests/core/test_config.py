@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from foresight.config import ConfigError, compose, load_group, parse_overrides, to_yaml, validate
+from foresight.train import TrainConfig
 
 
 @dataclass
@@ -77,7 +78,7 @@ def test_compose_applies_group_file_then_dotted_overrides(tmp_path):
     cfg = compose([f"method={path}", "method.hidden_dim=64", "train.steps=7", "seed=3"])
     assert cfg.method.name == "dp" and cfg.method.hidden_dim == 64
     assert cfg.train.steps == 7 and cfg.seed == 3
-    assert cfg.train.grad_clip == 1.0  # untouched default from configs/train.yaml
+    assert validate(cfg.train, TrainConfig, "train").grad_clip == 1.0  # untouched TrainConfig default
 
 
 def test_compose_rejects_an_unknown_top_level_section_with_a_suggestion():
@@ -99,3 +100,77 @@ def test_to_yaml_round_trips_a_dataclass():
     import yaml
 
     assert yaml.safe_load(to_yaml(Schema(hidden_dim=8)))["hidden_dim"] == 8
+
+
+# ------------------------------------------------------------------------ presets hold only what differs
+
+
+@dataclass
+class Budgeted:
+    width: int = 8
+    inner: Inner = field(default_factory=lambda: Inner(depth=5, scale=0.5))  # not Inner's own defaults
+
+
+def test_a_partial_nested_section_keeps_the_parents_default_for_the_rest():
+    built = validate({"inner": {"scale": 2.0}}, Budgeted, "method")
+    assert built.inner == Inner(depth=5, scale=2.0)  # depth from Budgeted's default, not Inner()'s 2
+
+
+def test_a_key_that_moved_into_a_section_names_its_new_place():
+    from foresight.factory import method_config
+
+    with pytest.raises(ConfigError, match=r"unknown key 'depth' in method: it is now method\.inner\.depth"):
+        validate({"depth": 3}, Budgeted, "method")
+    with pytest.raises(ConfigError, match=r"it is now method\.policy\.budget\.steps"):
+        method_config(compose(["method=clad", "method.policy.steps=5"]).method)
+
+
+@pytest.mark.parametrize("suite", ["libero_10", "libero_spatial", "libero_object", "libero_goal", "libero_90"])
+def test_per_suite_presets_are_the_family_preset_with_its_suite(suite):
+    from foresight.data.config import load_data_config
+
+    thin, family = load_data_config([f"data={suite}"]), load_data_config(["data=libero", f"data.suite={suite}"])
+    assert thin == family
+    assert (thin.name, thin.suite, thin.subfolder, thin.format) == (suite, suite, suite, "libero_hdf5")
+    assert load_group("env", suite) == {**load_group("env", "libero"), "suite": suite}
+
+
+def test_extends_chains_presets_and_rejects_loops(tmp_path):
+    (tmp_path / "base.yaml").write_text("name: dp\nhidden_dim: 32\ndropout: 0.2\n")
+    (tmp_path / "mine.yaml").write_text("extends: base.yaml\nhidden_dim: 64\n")
+    assert load_group("method", str(tmp_path / "mine.yaml")) == {"name": "dp", "hidden_dim": 64, "dropout": 0.2}
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"extend each other in a loop: .*a\.yaml -> .*b\.yaml -> .*a\.yaml"):
+        load_group("method", str(tmp_path / "a.yaml"))
+
+
+def _leaves(node, prefix=""):
+    if isinstance(node, dict) and node:
+        return [leaf for key, value in node.items() for leaf in _leaves(value, f"{prefix}{key}.")]
+    return [(prefix[:-1], node)]
+
+
+def _nested(key, value):
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
+
+
+@pytest.mark.parametrize("group", ["method", "data", "env"])
+def test_shipped_presets_repeat_no_default(group):
+    """A preset names what it selects (name, suite) and sets only values that differ from the dataclass."""
+    from foresight.config import available, config_root, load_yaml
+    from foresight.data.config import DataConfig
+    from foresight.registry import get_env, get_method
+
+    for preset in available(group):
+        values = load_yaml(config_root() / group / f"{preset}.yaml")
+        name = load_group(group, preset).get("name")
+        schema = DataConfig if group == "data" else (get_method if group == "method" else get_env)(name).Config
+        defaults = schema()
+        for key, value in _leaves(values):
+            if key in ("name", "suite", "extends") or str(value).startswith("${"):
+                continue
+            built = validate(_nested(key, value), schema, group)
+            assert built != defaults, f"configs/{group}/{preset}.yaml: {key}: {value!r} repeats the default"

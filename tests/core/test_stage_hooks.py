@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from foresight import checkpoint
+from foresight.budget import Budget
 from foresight.interfaces import Method, Stage
 from foresight.registry import register_method
 from foresight.train import main
@@ -47,8 +48,8 @@ class TinyReference(Method):
     def stages(self) -> list[Stage]:
         c = self.config
         return [
-            Stage("pretrain", ("policy",), steps=c.steps, batch_size=8, lr=1e-2),
-            Stage("tune", ("policy",), steps=c.steps, batch_size=8, lr=1e-2),
+            Stage("pretrain", ("policy",), Budget(steps=c.steps, batch_size=8, lr=1e-2)),
+            Stage("tune", ("policy",), Budget(steps=c.steps, batch_size=8, lr=1e-2)),
         ]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:

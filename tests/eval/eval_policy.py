@@ -20,7 +20,7 @@ from torch import nn
 from foresight.checkpoint import LoadedPolicy
 from foresight.data import Normalizer
 from foresight.eval.chunking import ActionQueue
-from foresight.interfaces import EnvSuite, EpisodeSpec, Method, Stage
+from foresight.interfaces import Budget, EnvSuite, EpisodeSpec, Method, Stage
 from foresight.types import (
     ACTION,
     ACTION_IS_PAD,
@@ -54,7 +54,7 @@ class ReachPolicy(Method):
         self.scale = nn.Parameter(torch.ones(()))
 
     def stages(self) -> list[Stage]:
-        return [Stage("policy", ("scale",), steps=1, batch_size=1, lr=0.0)]
+        return [Stage("policy", ("scale",), Budget(steps=1, batch_size=1, lr=0.0))]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         return DataSpec(
@@ -161,7 +161,7 @@ class PastActionPolicy(Method):
         self.seen: list[dict[str, Any]] = []
 
     def stages(self) -> list[Stage]:
-        return [Stage("policy", ("scale",), steps=1, batch_size=1, lr=0.0)]
+        return [Stage("policy", ("scale",), Budget(steps=1, batch_size=1, lr=0.0))]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         return DataSpec(

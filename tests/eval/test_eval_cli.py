@@ -35,6 +35,9 @@ def env_yaml(tmp_path: Path) -> Path:
     return path
 
 
+SCHEDULE = {"warmup_steps": 1, "total_steps": 7, "peak_lr": 1e-3, "decay": "cosine", "final_lr": 0.0}
+
+
 @pytest.fixture
 def ckpt(tmp_path: Path) -> Path:
     """A checkpoint directory as the trainer writes it, for the reach policy."""
@@ -55,6 +58,7 @@ def ckpt(tmp_path: Path) -> Path:
                 "version": "0.1.0",
                 "git_sha": "0123abc",
                 "data_fingerprint": "fp-test",
+                "schedule": SCHEDULE,
             },
         },
     )
@@ -92,6 +96,7 @@ def test_cli_evaluates_a_checkpoint_dir(ckpt: Path, env_yaml: Path, capsys: pyte
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["episodes"]["ok"] == 4 and summary["complete"]
     assert summary["checkpoint"]["step"] == 7 and summary["checkpoint"]["checkpoint"] == str(ckpt)
+    assert summary["checkpoint"]["schedule"] == SCHEDULE  # the learning-rate schedule it was trained with
     assert summary["leaderboard"] == {
         "written": False,
         "reason": "no leaderboard protocol mapping for benchmark 'reach'",

@@ -9,7 +9,8 @@ import textwrap
 import pytest
 from lb_factories import REPO, libero_protocol, libero_result
 
-from foresight.leaderboard import ResultValidationError, StoreConflictError, add_result, fileio, load_results
+from foresight import fileio
+from foresight.leaderboard import ResultValidationError, StoreConflictError, add_result, load_results
 from foresight.leaderboard.canonical import pretty_json, sha256_hex
 from foresight.leaderboard.store import result_filename
 
@@ -130,7 +131,8 @@ def test_a_killed_writer_leaves_only_an_ignored_temp_file(tmp_path, store):
     child = textwrap.dedent(
         f"""
         import os
-        from foresight.leaderboard import fileio, store
+        from foresight import fileio
+        from foresight.leaderboard import store
         fileio.os.replace = lambda *a: os._exit(3)   # die right before the atomic rename
         store.add_result({str(doc)!r}, {str(store)!r})
         """

@@ -83,7 +83,8 @@ def check_stages_and_specs(method: Method, info: DatasetInfo = INFO) -> None:
     names = [s.name for s in stages]
     assert stages and len(set(names)) == len(names), f"{method.name}: stage names must be unique, got {names}"
     for stage in stages:
-        assert stage.steps >= 1 and stage.batch_size >= 1 and stage.lr > 0, f"{method.name}: budget of {stage}"
+        budget = stage.budget
+        assert budget.steps >= 1 and budget.batch_size >= 1 and budget.lr > 0, f"{method.name}: budget of {stage}"
         assert stage.trainable, f"{method.name}: stage {stage.name!r} trains nothing"
         for attr in stage.trainable:
             module = getattr(method, attr, None)
@@ -143,7 +144,7 @@ def take_stage_step(method: Method, stage: Stage, intended: dict[str, bool], inf
     method.on_stage_start(stage.name)
     params = configure_trainable(method, stage, intended)
     set_stage_modes(method, stage)
-    optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=stage.budget.lr, weight_decay=stage.budget.weight_decay)
     loss, logs = method(make_batch(method.data_spec(stage.name), info, training=True), stage=stage.name)
     assert loss.dim() == 0 and torch.isfinite(loss), f"{method.name}: stage {stage.name!r} loss {loss}"
     assert all(isinstance(v, float | int) for v in logs.values()), f"{method.name}: logs must be numbers: {logs}"

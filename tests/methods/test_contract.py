@@ -19,6 +19,7 @@ from torch import nn
 
 from foresight import registry
 from foresight.batch_check import BatchKeyError
+from foresight.budget import Budget
 from foresight.config import available, load_group
 from foresight.interfaces import Method, Stage
 from foresight.types import ACTION, ACTION_IS_PAD, STATE, TASK_INDEX, Batch, DataSpec, image_key
@@ -91,7 +92,10 @@ class Fake(Method):
         self.head = nn.Linear(config.hidden, 2 * info.action_dim)
 
     def stages(self) -> list[Stage]:
-        return [Stage("a", ("encoder",), 1, 2, 1e-2), Stage("b", ("head",), 1, 2, 1e-2)]
+        return [
+            Stage("a", ("encoder",), Budget(steps=1, batch_size=2, lr=1e-2)),
+            Stage("b", ("head",), Budget(steps=1, batch_size=2, lr=1e-2)),
+        ]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         if stage is not None:
@@ -119,7 +123,10 @@ class Fake(Method):
 
 class BadStages(Fake):
     def stages(self) -> list[Stage]:
-        return [Stage("a", ("encoder",), 1, 2, 1e-2), Stage("b", ("optimizer",), 1, 2, 1e-2)]
+        return [
+            Stage("a", ("encoder",), Budget(steps=1, batch_size=2, lr=1e-2)),
+            Stage("b", ("optimizer",), Budget(steps=1, batch_size=2, lr=1e-2)),
+        ]
 
 
 class ReadsTheFuture(Fake):

@@ -7,12 +7,12 @@ short; a real plugin would compose an Encoder, a Foresight and an ActionHead the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from foresight.interfaces import Method, Stage
+from foresight.interfaces import Budget, Method, Stage
 from foresight.types import ACTION, ACTION_IS_PAD, STATE, TASK_INDEX, Batch, DatasetInfo, DataSpec
 
 
@@ -21,9 +21,7 @@ class BehaviorCloningConfig:
     proprio_keys: tuple[str, ...] = ("joint_states", "gripper_states")
     horizon: int = 4  # actions predicted per call
     hidden_dim: int = 128
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 1e-3
+    budget: Budget = field(default_factory=lambda: Budget(steps=2000, batch_size=64, lr=1e-3))
 
 
 class BehaviorCloning(Method):
@@ -40,7 +38,7 @@ class BehaviorCloning(Method):
 
     def stages(self) -> list[Stage]:
         c = self.config
-        return [Stage("policy", ("task_embedding", "policy"), steps=c.steps, batch_size=c.batch_size, lr=c.lr)]
+        return [Stage("policy", ("task_embedding", "policy"), c.budget)]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         if stage is not None:

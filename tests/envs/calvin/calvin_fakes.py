@@ -23,7 +23,7 @@ from torch import nn
 
 from foresight.checkpoint import LoadedPolicy
 from foresight.data import Normalizer
-from foresight.interfaces import Method, Stage
+from foresight.interfaces import Budget, Method, Stage
 from foresight.types import ACTION, INSTRUCTION, STATE, TASK_INDEX, DatasetInfo, DataSpec
 
 STEP = 0.035  # no multiple of it lies on an oracle threshold (0.12, 0.15): no float ties
@@ -206,7 +206,7 @@ class ScriptedPolicy(Method):
         self.seen_instructions: list[str] = []
 
     def stages(self) -> list[Stage]:
-        return [Stage("policy", ("scale",), steps=1, batch_size=1, lr=0.0)]
+        return [Stage("policy", ("scale",), Budget(steps=1, batch_size=1, lr=0.0))]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         return DataSpec(
@@ -240,7 +240,7 @@ class SubtaskIndexPolicy(Method):
         self.seen: list[tuple[int, str]] = []
 
     def stages(self) -> list[Stage]:
-        return [Stage("policy", ("scale",), steps=1, batch_size=1, lr=0.0)]
+        return [Stage("policy", ("scale",), Budget(steps=1, batch_size=1, lr=0.0))]
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         return DataSpec(action_offsets=tuple(range(HORIZON)), normalization={ACTION: "identity", STATE: "identity"})

@@ -16,7 +16,7 @@ from foresight.types import ACTION, ACTION_IS_PAD, ForesightOutput
 H = 64
 
 
-def test_registered_and_the_yaml_preset_equals_the_config_defaults():
+def test_registered_and_the_preset_selects_it():
     assert get_method("clad") is CLaD
     cls, cfg = method_config(load_group("method", "clad"))
     assert cls is CLaD and cfg == CLaDConfig()
@@ -39,12 +39,10 @@ def test_stages_and_data_specs_follow_the_paper():
         ("policy",),
     )
     paper = CLaDConfig()
-    assert (paper.dynamics.steps, paper.dynamics.batch_size, paper.policy.steps, paper.policy.batch_size) == (
-        25_000,
-        128,
-        200_000,
-        128,
-    )
+    d, p = paper.dynamics.budget, paper.policy.budget
+    assert (d.steps, d.batch_size, p.steps, p.batch_size) == (25_000, 128, 200_000, 128)
+    assert (dynamics.budget, policy.budget) == (model.config.dynamics.budget, model.config.policy.budget)
+    assert (d.warmup, p.warmup) == (2000, 2000)  # the fork's WARM_STEPS at the paper's budgets
     s1, s2, ev = model.data_spec("dynamics"), model.data_spec("policy"), model.data_spec(None)
     assert s1.obs_offsets == (-6, 0, 6) and s1.action_offsets == (-6, -5, -4, -3, -2, -1)
     assert s2.obs_offsets == (-6, 0) and s2.action_offsets == tuple(range(-6, 6))
