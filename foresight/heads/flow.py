@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
-from diffusers.training_utils import compute_density_for_timestep_sampling
 from diffusers.utils.torch_utils import randn_tensor
 from torch import nn
 
@@ -112,11 +111,21 @@ class FlowMatchingHead(DenoisingHead):
             u = torch.rand(batch, generator=generator, device=gen_device)
             sigma = 1.0 - self.time_max * (1.0 - u.pow(1.0 / self.beta_alpha))
         else:
+            # imported here: diffusers.training_utils loads the UNet modules too (seconds), needed only to train
+            from diffusers.training_utils import compute_density_for_timestep_sampling
+
             scheme = "logit_normal" if self.time_sampling == "logit_normal" else "none"
             sigma = compute_density_for_timestep_sampling(
                 scheme, batch, self.logit_mean, self.logit_std, device=gen_device, generator=generator
             )
         return sigma.to(device)
+
+    @staticmethod
+    def add_noise(actions: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """``sigma * noise + (1 - sigma) * actions``: :meth:`FlowMatchEulerDiscreteScheduler.scale_noise`, which
+        only accepts the sigmas of its discrete grid, written for any ``sigma`` in [0, 1]."""
+        s = sigma.view(-1, *([1] * (actions.dim() - 1))).to(actions.dtype)
+        return s * noise + (1.0 - s) * actions
 
     def loss(
         self,
@@ -137,8 +146,7 @@ class FlowMatchingHead(DenoisingHead):
         sigma = self.sample_sigmas(actions.shape[0], generator=generator, device=actions.device)
         noise = randn_tensor(actions.shape, generator=generator, device=actions.device, dtype=actions.dtype)
         cond, cond_mask = self._drop_conditions(cond, cond_mask, generator)
-        s = sigma.view(-1, 1, 1).to(actions.dtype)
-        noisy = s * noise + (1.0 - s) * actions  # FlowMatchEulerDiscreteScheduler.scale_noise, at any sigma
+        noisy = self.add_noise(actions, noise, sigma)
         pred = self.network(noisy, sigma * self.num_train_timesteps, cond, cond_mask)
         return self.masked_mse(pred, noise - actions, mask)
 
