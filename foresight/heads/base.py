@@ -70,7 +70,9 @@ class DenoisingHead(ActionHead):
         self._check_chunk("actions", actions, batch)
         if mask is not None and (mask.dtype != torch.bool or tuple(mask.shape) != (batch, self.horizon)):
             got = f"{mask.dtype} {tuple(mask.shape)}"
-            raise ValueError(f"{type(self).__name__} mask must be bool (B, horizon) = {(batch, self.horizon)}, got {got}")
+            raise ValueError(
+                f"{type(self).__name__} mask must be bool (B, horizon) = {(batch, self.horizon)}, got {got}"
+            )
         self._check_cond(cond, cond_mask, batch)
 
     def _check_cond(self, cond: torch.Tensor, cond_mask: torch.Tensor | None, batch: int) -> None:

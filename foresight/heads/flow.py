@@ -166,7 +166,9 @@ class FlowMatchingHead(DenoisingHead):
         batch = cond.shape[0]
         self._check_cond(cond, cond_mask, batch)
         self.scheduler.set_timesteps(sigmas=np.linspace(1.0, 1.0 / steps, steps).tolist(), device=cond.device)
-        x = randn_tensor((batch, self.horizon, self.action_dim), generator=generator, device=cond.device, dtype=cond.dtype)
+        x = randn_tensor(
+            (batch, self.horizon, self.action_dim), generator=generator, device=cond.device, dtype=cond.dtype
+        )
         for t in self.scheduler.timesteps:
             velocity = self.guided(x, t.expand(batch).to(x.dtype), cond, cond_mask, scale)
             x = self.scheduler.step(velocity, t, x).prev_sample

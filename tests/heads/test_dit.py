@@ -89,6 +89,6 @@ def test_bad_sizes_are_named():
     with pytest.raises(ValueError, match="hidden_dim=10 must be divisible by num_heads=4"):
         DiTDenoiser(A, H, C, hidden_dim=10, num_heads=4)
     net = _net()
-    noisy, t, cond = _inputs()
+    noisy, t, _ = _inputs()
     with pytest.raises(ValueError, match="7 features per token, the head was built for cond_dim=6"):
         net(noisy, t, torch.randn(B, N, 7))
