@@ -33,7 +33,8 @@ class FlowMatchingHead(DenoisingHead):
 
     * ``"beta"`` (pi0 §IV, CLAP §III-E; default): ``sigma = 1 - time_max (1 - B)``, ``B ~ Beta(beta_alpha, 1)``,
       drawn by inverse CDF (``B = U^(1 / beta_alpha)``) so a ``torch.Generator`` makes it reproducible.
-    * ``"logit_normal"`` (SD3, Esser et al. 2024): ``sigma = sigmoid(N(logit_mean, logit_std))``.
+    * ``"logit_normal"`` (SD3, Esser et al. 2024): ``sigma = sigmoid(N(logit_mean, logit_std))``, as diffusers'
+      ``compute_density_for_timestep_sampling``.
     * ``"uniform"`` (Liu et al. 2022's rectified flow): ``sigma ~ U(0, 1)``.
 
     Sampling sets the scheduler to ``num_inference_steps`` equal steps ``sigma = 1, 1 - 1/N, ..., 1/N -> 0``
@@ -110,14 +111,13 @@ class FlowMatchingHead(DenoisingHead):
         if self.time_sampling == "beta":
             u = torch.rand(batch, generator=generator, device=gen_device)
             sigma = 1.0 - self.time_max * (1.0 - u.pow(1.0 / self.beta_alpha))
+        elif self.time_sampling == "logit_normal":
+            # diffusers' compute_density_for_timestep_sampling("logit_normal"), which lives in the slow-to-import
+            # diffusers.training_utils; tests/heads/test_flow.py checks the two agree
+            z = torch.randn(batch, generator=generator, device=gen_device)
+            sigma = torch.sigmoid(self.logit_mean + self.logit_std * z)
         else:
-            # imported here: diffusers.training_utils loads the UNet modules too (seconds), needed only to train
-            from diffusers.training_utils import compute_density_for_timestep_sampling
-
-            scheme = "logit_normal" if self.time_sampling == "logit_normal" else "none"
-            sigma = compute_density_for_timestep_sampling(
-                scheme, batch, self.logit_mean, self.logit_std, device=gen_device, generator=generator
-            )
+            sigma = torch.rand(batch, generator=generator, device=gen_device)
         return sigma.to(device)
 
     @staticmethod
@@ -170,6 +170,6 @@ class FlowMatchingHead(DenoisingHead):
             (batch, self.horizon, self.action_dim), generator=generator, device=cond.device, dtype=cond.dtype
         )
         for t in self.scheduler.timesteps:
-            velocity = self.guided(x, t.expand(batch).to(x.dtype), cond, cond_mask, scale)
+            velocity = self.guided(x, t.expand(batch), cond, cond_mask, scale)
             x = self.scheduler.step(velocity, t, x).prev_sample
         return x
