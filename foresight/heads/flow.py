@@ -171,5 +171,6 @@ class FlowMatchingHead(DenoisingHead):
         )
         for t in self.scheduler.timesteps:
             velocity = self.guided(x, t.expand(batch), cond, cond_mask, scale)
-            x = self.scheduler.step(velocity, t, x).prev_sample
+            # the chunk stays in cond's dtype across steps (under autocast the network answers in bf16)
+            x = self.scheduler.step(velocity.to(x.dtype), t, x).prev_sample
         return x
