@@ -5,7 +5,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from diffusers.training_utils import compute_density_for_timestep_sampling
 from torch import nn
 
-from foresight.heads import FlowMatchingHead, MLPResNetDenoiser
+from foresight.heads import DiTDenoiser, FlowMatchingHead, MLPResNetDenoiser
 
 B, H, A, C = 4, 6, 7, 5
 
@@ -166,3 +166,13 @@ def test_bad_arguments_are_named():
         head.loss(torch.randn(3, C), torch.rand(B, H, A))
     with pytest.raises(ValueError, match="num_inference_steps must be >= 1"):
         head.sample(torch.randn(B, C), num_inference_steps=0)
+
+
+def test_sampled_chunk_keeps_the_conditions_dtype_under_autocast():
+    """The network answers in bf16 under autocast; the Euler state must not drop to bf16 with it."""
+
+    head = _head(noise_net=DiTDenoiser(A, H, C, num_layers=1, hidden_dim=16, num_heads=2), num_inference_steps=3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert head.noise_net(torch.randn(B, H, A), torch.ones(B), torch.randn(B, C)).dtype == torch.bfloat16
+        out = head.eval().sample(torch.randn(B, 2, C), generator=torch.Generator().manual_seed(0))
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
