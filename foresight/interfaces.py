@@ -75,14 +75,29 @@ class Foresight(nn.Module, ABC):
 
 
 class ActionHead(nn.Module, ABC):
-    """A conditional generative model over action chunks ``(B, horizon, action_dim)``."""
+    """A conditional generative model over action chunks ``(B, horizon, action_dim)``.
+
+    The condition is either one flat vector per row, ``(B, C)``, or a sequence of tokens, ``(B, N, C)`` (DreamVLA's
+    action queries, MoLA's latent actions, CLAP's backbone states), with an optional ``cond_mask`` ``(B, N)`` that
+    is True where a token is real; padded tokens must not influence the result. A flat condition is one token, so
+    ``(B, C)`` and ``(B, 1, C)`` give the same result. :mod:`foresight.heads` holds the implementations.
+    """
 
     @abstractmethod
-    def loss(self, cond: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(
+        self,
+        cond: torch.Tensor,
+        actions: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        cond_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Scalar training loss; ``mask`` ``(B, horizon)`` is True where an action is real (not padding)."""
 
     @abstractmethod
-    def sample(self, cond: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, cond: torch.Tensor, *, cond_mask: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Draw one action chunk per row of ``cond``."""
 
 

@@ -42,6 +42,7 @@ def write_tiny_decisionnce(path: str | os.PathLike[str], seed: int = 0) -> Path:
             quick_gelu=True,
         )
     state = {f"model.{k}": v for k, v in model.state_dict().items() if k != "logit_scale"}
+
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object, not a name: torch.save names the archive after a path's stem
             torch.save({"model": state}, f)
