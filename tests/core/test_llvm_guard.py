@@ -11,52 +11,19 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from foresight import llvm_guard
 
-# A MuJoCo scene rendered through EGL, then triton imported and its own LLVM asked to compile a function (the
-# crash happens in libtriton's static constructors; codegen checks its LLVM calls bind to its own copy).
-SCRIPT = textwrap.dedent(
-    """
-    import ctypes, hashlib, json, os, sys
-    os.environ["MUJOCO_GL"] = os.environ["PYOPENGL_PLATFORM"] = "egl"
-    guarded = sys.argv[1] == "guarded"
-    if guarded:
-        import foresight
-    import mujoco
-    XML = '''<mujoco><worldbody><light pos="0 0 3"/><geom type="plane" size="1 1 .1" rgba=".2 .6 .2 1"/>
-      <geom type="sphere" size=".2" pos="0 0 .3" rgba=".8 .1 .1 1"/>
-      <camera name="c" pos="0 -1.5 1" xyaxes="1 0 0 0 .6 .8"/></worldbody></mujoco>'''
-    model = mujoco.MjModel.from_xml_string(XML)
-    data = mujoco.MjData(model)
-    mujoco.mj_forward(model, data)
-    renderer = mujoco.Renderer(model, 32, 32)
-    def frame():
-        renderer.update_scene(data, "c")
-        return hashlib.sha256(renderer.render().tobytes()).hexdigest()
-    before = frame()
-    foreign = hasattr(ctypes.CDLL(None), "LLVMContextCreate")  # the control must not import foresight
-    if guarded:
-        assert foresight.llvm_guard.foreign_llvm_loaded() == foreign
-    print(json.dumps({"foreign_llvm": foreign}), flush=True)
-    from triton._C.libtriton import llvm
-    llvm.init_targets()
-    ir = 'define float @f(float %a, float %b) {\\n  %c = fmul float %a, %b\\n  ret float %c\\n}'
-    ptx = llvm.translate_to_asm(ir, "nvptx64-nvidia-cuda", "sm_80", "+ptx80", [], False, False, False)
-    print(json.dumps({"ptx_has_mul": "mul.rn.f32" in ptx, "same_frame": frame() == before}), flush=True)
-    """
-)
+SCRIPT = Path(__file__).with_name("render_then_triton.py")
+RENDERERS = {"mujoco": "mujoco", "pybullet": "pybullet"}  # renderer -> the module it needs
 
 
-def run(case: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    script = tmp_path / "render_then_triton.py"
-    script.write_text(SCRIPT)
+def run(renderer: str, case: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(script), case], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, str(SCRIPT), renderer, case], capture_output=True, text=True, timeout=300, check=False
     )
 
 
@@ -64,26 +31,29 @@ def lines(done: subprocess.CompletedProcess) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-@pytest.fixture(scope="module")
-def control(tmp_path_factory) -> subprocess.CompletedProcess:
-    """The unguarded run; skips the module where nothing here renders through an LLVM-carrying GL driver."""
-    pytest.importorskip("mujoco", reason="needs MuJoCo (the libero extra)")
+@pytest.fixture(scope="module", params=sorted(RENDERERS))
+def control(request) -> tuple[str, subprocess.CompletedProcess]:
+    """(renderer, its unguarded run); skips where nothing renders through an LLVM-carrying GL driver."""
+    renderer = request.param
+    pytest.importorskip(RENDERERS[renderer], reason=f"needs {renderer} (the libero / calvin extra)")
     pytest.importorskip("triton", reason="needs triton (installed with torch on Linux)")
-    done = run("unguarded", tmp_path_factory.mktemp("control"))
+    done = run(renderer, "unguarded")
     first = lines(done)
     if not first:
-        pytest.skip(f"no EGL context here: {done.stderr.strip().splitlines()[-1:]}")
+        pytest.skip(f"{renderer} cannot render through EGL here: {done.stderr.strip().splitlines()[-1:]}")
     if not first[0]["foreign_llvm"]:
         pytest.skip("the GL driver here brings no LLVM (not Mesa llvmpipe): nothing to guard")
-    return done
+    return renderer, done
 
 
 def test_without_the_guard_triton_segfaults_after_a_mesa_context(control) -> None:
-    assert control.returncode == -signal.SIGSEGV, (control.returncode, control.stderr[-500:])
+    renderer, done = control
+    assert done.returncode == -signal.SIGSEGV, (renderer, done.returncode, done.stderr[-500:])
 
 
-def test_with_the_guard_triton_loads_compiles_and_rendering_is_unchanged(control, tmp_path) -> None:
-    done = run("guarded", tmp_path)
+def test_with_the_guard_triton_loads_compiles_and_rendering_is_unchanged(control) -> None:
+    renderer, _ = control
+    done = run(renderer, "guarded")
     assert done.returncode == 0, done.stderr[-1000:]
     assert lines(done) == [{"foreign_llvm": True}, {"ptx_has_mul": True, "same_frame": True}]
 
