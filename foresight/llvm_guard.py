@@ -20,8 +20,6 @@ imported.
 
 from __future__ import annotations
 
-import ctypes
-import importlib.abc
 import importlib.machinery
 import os
 import sys
@@ -46,6 +44,8 @@ class TritonLLVMClash(ImportError):
 
 def foreign_llvm_loaded() -> bool:
     """Whether a library opened with ``RTLD_GLOBAL`` (Mesa's GL driver) has put an LLVM in the global scope."""
+    import ctypes  # here, not at module level: `import foresight` stays as light as it was
+
     return hasattr(ctypes.CDLL(None), LLVM_PROBE)
 
 
@@ -58,6 +58,8 @@ def open_libtriton(path: str) -> bool:
     """
     if not foreign_llvm_loaded():
         return False
+    import ctypes
+
     deepbind = getattr(os, "RTLD_DEEPBIND", None)
     clash = (
         "triton cannot be loaded in this process: a software OpenGL driver (Mesa llvmpipe, used by MuJoCo or "
@@ -73,8 +75,11 @@ def open_libtriton(path: str) -> bool:
     return True
 
 
-class LibtritonFinder(importlib.abc.MetaPathFinder):
-    """Sees the import of ``triton._C.libtriton`` first and opens the library safely before Python does."""
+class LibtritonFinder:
+    """Sees the import of ``triton._C.libtriton`` first and opens the library safely before Python does.
+
+    A meta path finder by protocol (``find_spec``); it finds nothing itself and defers to the path finder.
+    """
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
