@@ -20,11 +20,11 @@ imported.
 
 from __future__ import annotations
 
-import importlib.machinery
 import os
 import sys
+import warnings
 from collections.abc import Sequence
-from importlib.machinery import ModuleSpec
+from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
 
 LIBTRITON = "triton._C.libtriton"
@@ -54,7 +54,8 @@ def open_libtriton(path: str) -> bool:
 
     Without a foreign LLVM in the global scope the ordinary import is safe and nothing is done. Where the
     platform lacks ``RTLD_DEEPBIND`` or refuses it, the crash cannot be avoided in this process, so this
-    raises before it happens.
+    raises before it happens. It also warns, because torch catches an ImportError from ``import triton`` and
+    quietly carries on without triton.
     """
     if not foreign_llvm_loaded():
         return False
@@ -67,18 +68,21 @@ def open_libtriton(path: str) -> bool:
         f"it and crash. {ADVICE}"
     )
     if deepbind is None:
-        raise TritonLLVMClash(f"{clash} (this platform has no RTLD_DEEPBIND)")
-    try:
-        ctypes.CDLL(path, mode=os.RTLD_NOW | os.RTLD_LOCAL | deepbind)
-    except OSError as exc:
-        raise TritonLLVMClash(f"{clash} (opening {path} with RTLD_DEEPBIND failed: {exc})") from exc
-    return True
+        error = TritonLLVMClash(f"{clash} (this platform has no RTLD_DEEPBIND)")
+    else:
+        try:
+            ctypes.CDLL(path, mode=os.RTLD_NOW | os.RTLD_LOCAL | deepbind)
+            return True
+        except OSError as exc:
+            error = TritonLLVMClash(f"{clash} (opening {path} with RTLD_DEEPBIND failed: {exc})")
+    warnings.warn(str(error), RuntimeWarning, stacklevel=2)
+    raise error
 
 
 class LibtritonFinder:
     """Sees the import of ``triton._C.libtriton`` first and opens the library safely before Python does.
 
-    A meta path finder by protocol (``find_spec``); it finds nothing itself and defers to the path finder.
+    A meta path finder by protocol (``find_spec``): the module is found by the ordinary path finder.
     """
 
     def find_spec(
@@ -86,7 +90,7 @@ class LibtritonFinder:
     ) -> ModuleSpec | None:
         if fullname != LIBTRITON:
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        spec = PathFinder.find_spec(fullname, path)
         if spec is not None and spec.origin:
             open_libtriton(spec.origin)
         return spec

@@ -65,14 +65,16 @@ def test_nothing_is_opened_without_a_foreign_llvm(monkeypatch) -> None:
 
 def test_a_library_that_cannot_be_opened_is_one_clear_error(monkeypatch) -> None:
     monkeypatch.setattr(llvm_guard, "foreign_llvm_loaded", lambda: True)
-    with pytest.raises(llvm_guard.TritonLLVMClash, match=r"(?s)Mesa llvmpipe.*before creating.*no/such/libtriton"):
+    message = r"(?s)Mesa llvmpipe.*before creating.*no/such/libtriton"
+    with pytest.raises(llvm_guard.TritonLLVMClash, match=message), pytest.warns(RuntimeWarning, match=message):
         llvm_guard.open_libtriton("/no/such/libtriton.so")
 
 
 def test_a_platform_without_deepbind_is_told_what_to_do(monkeypatch) -> None:
     monkeypatch.setattr(llvm_guard, "foreign_llvm_loaded", lambda: True)
     monkeypatch.delattr(llvm_guard.os, "RTLD_DEEPBIND", raising=False)
-    with pytest.raises(llvm_guard.TritonLLVMClash, match=r"import foresight.methods.*no RTLD_DEEPBIND"):
+    message = r"import foresight.methods.*no RTLD_DEEPBIND"
+    with pytest.raises(llvm_guard.TritonLLVMClash, match=message), pytest.warns(RuntimeWarning, match=message):
         llvm_guard.open_libtriton("/no/such/libtriton.so")
 
 
