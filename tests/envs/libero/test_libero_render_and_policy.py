@@ -24,7 +24,7 @@ ORDERS = ("render-first", "policy-first")
 
 @pytest.fixture(scope="module")
 def reports() -> dict[str, dict]:
-    """Each order's JSON report (~40 s each here: building the scene and importing torch dominate)."""
+    """Each order's JSON report (~1.5 min each on a busy 2-core machine: the scene and the torch imports)."""
     out = {}
     for order in ORDERS:
         done = subprocess.run(
