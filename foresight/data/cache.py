@@ -23,6 +23,9 @@ Command line::
 
     python -m foresight.data.cache encoder=minilm data=calvin_debug data.path=/data/calvin_debug_dataset \
         sources=[instruction] [encoder.<arg>=...] [device=cuda] [batch_size=256]
+
+Teacher targets (depth, motion, SAM, DINO) are cached the same way by :mod:`foresight.teachers.cache`; the same
+command builds them with ``teacher=NAME [teacher.<arg>=...]`` instead of ``encoder=`` (docs/teachers.md).
 """
 
 from __future__ import annotations
@@ -412,6 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from foresight.data.source import open_dataset
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if any(a.startswith("teacher=") for a in args):
+        from foresight.teachers.cache import main as teacher_main
+
+        return teacher_main(args)
     data_args = [a for a in args if a.lstrip("+").split("=", 1)[0].split(".")[0] == "data"]
     options: dict[str, Any] = {}
     encoder_kwargs: dict[str, Any] = {}
@@ -451,8 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from foresight.teachers.base import TeacherError
+
     try:
         raise SystemExit(main())
-    except (ConfigError, DataError) as exc:  # a usage problem: the message says what to change, no traceback
+    except (ConfigError, DataError, TeacherError) as exc:  # a usage problem: the message says what to change
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

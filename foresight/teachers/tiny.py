@@ -27,6 +27,17 @@ def tiny_root() -> Path:
     return cache_root() / "teachers" / "tiny"
 
 
+def _widen(*modules: torch.nn.Module) -> None:
+    """Redraw weights at a unit-gain scale (biases 0.1): some default inits leave a random tiny model constant."""
+    with torch.no_grad():
+        for module in modules:
+            for name, parameter in module.named_parameters():
+                if parameter.ndim > 1:
+                    parameter.normal_(0.0, 2.0 / parameter[0].numel() ** 0.5)
+                elif "norm" not in name:  # layer norms keep their identity init
+                    parameter.fill_(0.1)
+
+
 def _dinov2_config(layers: int, **extra):
     from transformers import Dinov2Config
 
@@ -53,7 +64,9 @@ def _depth_anything(folder: Path) -> None:
         head_hidden_size=8,
         patch_size=14,
     )
-    DepthAnythingForDepthEstimation(config).save_pretrained(folder)
+    model = DepthAnythingForDepthEstimation(config)
+    _widen(model.neck, model.head)  # at the default init the head's final ReLU zeroes every output
+    model.save_pretrained(folder)
 
 
 def _sam(folder: Path) -> None:
@@ -75,7 +88,9 @@ def _sam(folder: Path) -> None:
     config = SamConfig(
         vision_config=vision.to_dict(), prompt_encoder_config=prompt.to_dict(), mask_decoder_config=decoder.to_dict()
     )
-    SamModel(config).save_pretrained(folder)
+    model = SamModel(config)
+    _widen(model.vision_encoder.neck)  # its convolutions start at ~1e-10: embeddings would all be ~0
+    model.save_pretrained(folder)
 
 
 def _dinov2(folder: Path) -> None:
