@@ -44,7 +44,8 @@ class SamTeacher(Teacher):
         model_type = json.loads((folder / "config.json").read_text()).get("model_type")
         cls = Sam2Model if model_type == "sam2" else SamModel
         self.model = load_pretrained(self.name, cls, folder, ("sam", "sam2"))
-        image_size = self.model.config.vision_config.image_size
+        vision = self.model.config.vision_config
+        image_size = getattr(vision, "image_size", None) or vision.backbone_config.image_size  # SAM 2: Hiera's
         side = image_size if isinstance(image_size, int) else image_size[0]
         self.input_size = (int(side), int(side))
         self.pool = _pool(pool)

@@ -93,6 +93,47 @@ def _sam(folder: Path) -> None:
     model.save_pretrained(folder)
 
 
+def _sam2(folder: Path) -> None:
+    from transformers import (
+        Sam2Config,
+        Sam2HieraDetConfig,
+        Sam2MaskDecoderConfig,
+        Sam2Model,
+        Sam2PromptEncoderConfig,
+        Sam2VisionConfig,
+    )
+
+    hiera = Sam2HieraDetConfig(
+        hidden_size=8,
+        num_attention_heads=1,
+        image_size=[64, 64],
+        patch_kernel_size=[7, 7],
+        patch_stride=[4, 4],
+        patch_padding=[3, 3],
+        query_stride=[2, 2],
+        window_positional_embedding_background_size=[2, 2],
+        num_query_pool_stages=3,
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[8, 16, 32, 64],
+        num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[2, 2, 2, 2],
+        global_attention_blocks=[3],  # not the first block of a pooling stage (its window would be 0)
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=hiera,
+        backbone_channel_list=[64, 32, 16, 8],
+        backbone_feature_sizes=[[16, 16], [8, 8], [4, 4]],
+        fpn_hidden_size=16,
+    )
+    prompt = Sam2PromptEncoderConfig(hidden_size=16, image_size=64, patch_size=16)
+    decoder = Sam2MaskDecoderConfig(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16
+    )
+    Sam2Model(
+        Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+    ).save_pretrained(folder)
+
+
 def _dinov2(folder: Path) -> None:
     from transformers import Dinov2Model
 
@@ -140,6 +181,14 @@ class SamTiny(SamTeacher):
 
     def __init__(self, pool: int | None = 4) -> None:
         super().__init__(tiny_model("sam", _sam), pool)
+
+
+@register_teacher("sam2_tiny")
+class Sam2Tiny(SamTeacher):
+    """SAM 2 architecture (Hiera) at 64x64 input (16-channel 4x4 embedding), random weights."""
+
+    def __init__(self, pool: int | None = None) -> None:
+        super().__init__(tiny_model("sam2", _sam2), pool)
 
 
 @register_teacher("dinov2_tiny")

@@ -27,6 +27,7 @@ FRAMES = np.random.default_rng(0).integers(0, 256, size=(3, 128, 128, 3), dtype=
 BACKENDS = [
     ("depth_anything_tiny", DepthAnythingTeacher, (1, 28, 28)),
     ("sam_tiny", SamTeacher, (16, 4, 4)),
+    ("sam2_tiny", SamTeacher, (16, 4, 4)),
     ("dinov2_tiny", Dinov2Teacher, (32, 4, 4)),
     ("raft_tiny", RaftTeacher, (2, 16, 16)),
 ]
@@ -51,6 +52,7 @@ def _tiny_defaults(name: str) -> dict:
     return {
         "depth_anything_tiny": {"resolution": (28, 28)},
         "sam_tiny": {"pool": 4},
+        "sam2_tiny": {"pool": None},
         "dinov2_tiny": {"pool": None},
         "raft_tiny": {},
     }[name]
@@ -160,3 +162,18 @@ def test_image_sizes_the_model_cannot_take_are_named():
         teacher_outputs(raft, FRAMES[:, :64, :64])
     with pytest.raises(TeacherError, match=r"not a positive multiple of RAFT's stride 8"):
         teacher_outputs(raft, np.zeros((2, 132, 132, 3), np.uint8))
+
+
+def test_a_plugin_teacher_loads_through_its_entry_point(monkeypatch):
+    from importlib import metadata
+
+    from foresight.teachers import registry
+
+    point = metadata.EntryPoint(
+        name="plugin_colour", value="teacher_fakes:PluginColourTeacher", group=registry.TEACHER_GROUP
+    )
+    monkeypatch.setattr(registry.TEACHERS, "_entry_points", lambda: {"plugin_colour": point})
+    assert "plugin_colour" in available_teachers()
+    teacher = build_teacher("plugin_colour", scale=3.0)
+    assert type(teacher).__name__ == "PluginColourTeacher" and teacher.scale == 3.0
+    assert teacher.teacher_id.startswith("plugin_colour:")
