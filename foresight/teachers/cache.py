@@ -18,6 +18,8 @@ Command line (also ``python -m foresight.data.cache teacher=...``)::
     python -m foresight.teachers.cache teacher=depth_anything teacher.path=/models/depth-anything-v2-small \\
         teacher.resolution=[56,56] data=libero_object [sources=[agentview]] [device=cuda] [batch_size=64] \\
         [min_free_gb=5]
+
+``device`` defaults to CUDA when there is one; frames are batched there (``batch_size`` frames of one episode).
 """
 
 from __future__ import annotations
@@ -328,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache = ensure_teacher_cache(
         ds,
         spec,
-        options.get("device", "cpu"),
+        options.get("device", "cuda" if torch.cuda.is_available() else "cpu"),
         int(options.get("batch_size", 32)),
         root=options.get("root"),
         min_free_bytes=int(min_free * 1024**3),

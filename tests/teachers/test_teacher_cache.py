@@ -18,7 +18,7 @@ from foresight.data.config import DataConfig
 from foresight.data.normalize import Normalizer
 from foresight.data.source import DataError, open_dataset
 from foresight.data.windows import WindowDataset
-from foresight.teachers import TeacherError, build_teacher, teacher_outputs
+from foresight.teachers import Teacher, TeacherError, build_teacher, make_teacher_id, register_teacher, teacher_outputs
 from foresight.teachers.cache import ensure_teacher_cache, target_extras
 from foresight.types import DataSpec, TeacherSpec, target_key
 
@@ -170,3 +170,32 @@ def _demo_config(path):
     cfg = DataConfig(name="demo", format="demo", path=str(path), val_fraction=0.0)
     cfg.demo.episodes_per_task, cfg.demo.length, cfg.demo.image_size = 1, 6, 32
     return cfg
+
+
+@register_teacher("test_edges")
+class EdgeTeacher(Teacher):
+    """The uint8 example of docs/teachers.md ("Plugging in another teacher")."""
+
+    storage_dtype = torch.uint8
+
+    def __init__(self, threshold: int = 40):
+        super().__init__()
+        self.threshold = threshold
+        self.teacher_id = make_teacher_id(self.name, "none", threshold=threshold)
+
+    def compute(self, inputs):
+        grey = inputs.float().mean(1, keepdim=True)
+        return ((grey[..., 1:, :] - grey[..., :-1, :]).abs() > self.threshold).to(torch.uint8)
+
+
+def test_uint8_targets_are_stored_as_uint8(tmp_path):
+    ds = make_dataset()
+    spec = TeacherSpec(name="edges", teacher="test_edges", sources=("front",), offsets=(0,))
+    cache = build(ds, spec, root=tmp_path)
+    assert cache.manifest["sources"]["front"] == {"shape": [1, 15, 16], "dtype": "uint8", "complete": True}
+    frames = ds.episodes[1].images["front"].astype(np.float32).mean(-1)
+    expected = (np.abs(frames[:, 1:] - frames[:, :-1]) > 40).astype(np.uint8)[:, None]
+    got = cache.lookup(1, np.arange(7), "front")
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected)
+    assert (cache.directory / "front.npy").stat().st_size < 7 * 16 * 16 * 2 + 16 * 15 * 16 + 200  # 1 byte a value
