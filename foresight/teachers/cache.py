@@ -317,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if "teacher" not in options:
         raise ConfigError("missing teacher=NAME (see foresight.teachers.available_teachers())")
+    teacher = build_teacher(options["teacher"], **kwargs)  # a bad path or size fails before the data is opened
     ds = open_dataset(load_data_config(data_args))
     sources = options.get("sources") or sorted(ds.info.image_shapes)
     spec = TeacherSpec(
@@ -332,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec,
         options.get("device", "cuda" if torch.cuda.is_available() else "cpu"),
         int(options.get("batch_size", 32)),
+        teacher=teacher,
         root=options.get("root"),
         min_free_bytes=int(min_free * 1024**3),
     )

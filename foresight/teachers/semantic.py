@@ -38,11 +38,9 @@ class SamTeacher(Teacher):
 
     def __init__(self, path: str, pool: int | None = 16) -> None:
         super().__init__()
-        from transformers import Sam2Model, SamModel
-
         folder = resolve_model_folder(self.name, path)
         model_type = json.loads((folder / "config.json").read_text()).get("model_type")
-        cls = Sam2Model if model_type == "sam2" else SamModel
+        cls = _sam2_class() if model_type == "sam2" else _sam_class()
         self.model = load_pretrained(self.name, cls, folder, ("sam", "sam2"))
         vision = self.model.config.vision_config
         image_size = getattr(vision, "image_size", None) or vision.backbone_config.image_size  # SAM 2: Hiera's
@@ -59,6 +57,25 @@ class SamTeacher(Teacher):
         if isinstance(embeddings, (list, tuple)):  # SAM 2: multi-scale maps, the last is the prompt decoder's input
             embeddings = embeddings[-1]
         return pool_grid(embeddings, self.pool).to(self.storage_dtype)
+
+
+def _sam_class() -> type:
+    from transformers import SamModel
+
+    return SamModel
+
+
+def _sam2_class() -> type:
+    try:
+        from transformers import Sam2Model
+    except ImportError:
+        import transformers
+
+        raise TeacherError(
+            f"this folder holds a SAM 2 model, which needs a newer transformers (Sam2Model) than the installed "
+            f"{transformers.__version__}: pip install -U transformers"
+        ) from None
+    return Sam2Model
 
 
 @register_teacher("dinov2")
