@@ -21,8 +21,6 @@ from torch import nn
 
 from foresight.types import Episode
 
-STORAGE_DTYPES = (torch.float16, torch.uint8, torch.float32)
-
 
 class TeacherError(ValueError):
     """A teacher that cannot be built or cannot take its input; the message names what to change."""
@@ -43,7 +41,7 @@ class Teacher(nn.Module, ABC):
     name: ClassVar[str] = ""  # set by the registry
     per_episode: ClassVar[bool] = False
     storage_dtype: ClassVar[torch.dtype] = torch.float16
-    licence: ClassVar[str] = ""  # of the weights a user is expected to load; shown by docs and the CLI
+    licence: ClassVar[str] = ""  # of the weights a user is expected to load; printed by the cache command
     teacher_id: str
 
     def read(self, episode: Episode, source: str) -> np.ndarray:

@@ -179,7 +179,9 @@ def ensure_teacher_cache(
     with _locked(directory), torch.inference_mode():
         manifest = _open_manifest(directory, key, ds)
         for source in _pending(directory, manifest, spec.sources):
-            _build_source(directory, manifest, ds, teacher, source, layouts[source], batch_size, progress)
+            # a source complete before the lock may have been reset since (its manifest replaced): size it now
+            layout = layouts.get(source) or _row_layout(teacher, ds, source, batch_size)
+            _build_source(directory, manifest, ds, teacher, source, layout, batch_size, progress)
     return FeatureCache(directory)
 
 
@@ -338,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         min_free_bytes=int(min_free * 1024**3),
     )
     print(f"teacher cache {cache.directory}: {len(cache.lengths)} episodes, {int(cache.lengths.sum())} frames")
+    if teacher.licence:
+        print(f"  weights licence ({teacher.name}): {teacher.licence}")
     for source in cache.sources:
         entry = cache.manifest["sources"][source]
         print(f"  {source}: {entry['shape']} {entry['dtype']}")

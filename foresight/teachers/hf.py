@@ -22,7 +22,7 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 def resolve_model_folder(teacher: str, path: str) -> Path:
-    """A local model folder, or the local snapshot of a hub id (``HF_HUB_OFFLINE`` never lets this download)."""
+    """A local model folder, or the snapshot of a hub id already in the local cache (``local_files_only``)."""
     folder = Path(path).expanduser()
     if folder.exists():
         if not (folder / "config.json").is_file():

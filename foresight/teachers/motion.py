@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from foresight.encoders.digest import file_digest
 from foresight.teachers.base import Teacher, TeacherError, make_teacher_id
 from foresight.teachers.hf import check_size
 from foresight.teachers.registry import register_teacher
@@ -85,8 +86,8 @@ class FlowTeacher(MotionTeacher):
 RAFT_MIN_SIDE = 128
 
 
-def load_state_dict(teacher: str, path: str) -> dict[str, torch.Tensor]:
-    """A weights file (``.safetensors``, or ``.pt``/``.pth`` read with ``weights_only=True``) or a folder with one."""
+def weights_file(teacher: str, path: str) -> Path:
+    """``path`` itself, or the one ``.safetensors`` / ``.pt`` / ``.pth`` file of the folder ``path``."""
     file = Path(path).expanduser()
     if file.is_dir():
         found = sorted(p for p in file.iterdir() if p.suffix in (".safetensors", ".pt", ".pth"))
@@ -98,6 +99,11 @@ def load_state_dict(teacher: str, path: str) -> dict[str, torch.Tensor]:
         file = found[0]
     if not file.is_file():
         raise TeacherError(f"teacher {teacher!r}: weights path {file} does not exist")
+    return file
+
+
+def load_state_dict(teacher: str, file: Path) -> dict[str, torch.Tensor]:
+    """A state dict from ``.safetensors``, or from ``.pt``/``.pth`` read with ``weights_only=True`` (no pickle code)."""
     try:
         if file.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -136,20 +142,17 @@ class RaftTeacher(FlowTeacher):
         if variant not in builders:
             raise TeacherError(f"teacher {self.name!r}: variant={variant!r}; expected one of {sorted(builders)}")
         self.model = builders[variant](weights=None)
-        state = load_state_dict(self.name, path)
+        file = weights_file(self.name, path)
         try:
-            self.model.load_state_dict(state)
+            self.model.load_state_dict(load_state_dict(self.name, file))
         except RuntimeError as exc:
-            raise TeacherError(f"teacher {self.name!r}: {path} is not a raft_{variant} state dict: {exc}") from None
+            raise TeacherError(f"teacher {self.name!r}: {file} is not a raft_{variant} state dict: {exc}") from None
         self.model.eval().requires_grad_(False)
         self.num_flow_updates = int(num_flow_updates)
         self.input_size = None if input_size is None else self._model_size(input_size)
-        from foresight.encoders.digest import file_digest
-
-        digest = file_digest(_weights_file(path))[:16]
         self.teacher_id = make_teacher_id(
             self.name,
-            digest,
+            file_digest(file)[:16],
             variant=variant,
             gap=self.gap,
             grid=self.grid,
@@ -177,13 +180,6 @@ class RaftTeacher(FlowTeacher):
                 f"sides of at least {RAFT_MIN_SIDE}); set input_size=[{RAFT_MIN_SIDE}, {RAFT_MIN_SIDE}] to upsample"
             )
         return size
-
-
-def _weights_file(path: str) -> Path:
-    file = Path(path).expanduser()
-    if file.is_dir():
-        return next(p for p in sorted(file.iterdir()) if p.suffix in (".safetensors", ".pt", ".pth"))
-    return file
 
 
 def _to_raft(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -219,8 +215,6 @@ class CoTrackerTeacher(MotionTeacher):
         if not file.is_file():
             raise TeacherError(f"teacher {self.name!r}: checkpoint {file} does not exist. {COTRACKER_INSTALL}")
         self.model = CoTrackerPredictor(checkpoint=str(file))
-        from foresight.encoders.digest import file_digest
-
         self.teacher_id = make_teacher_id(self.name, file_digest(file)[:16], gap=self.gap, grid=self.grid)
 
     def displacement(self, frames: torch.Tensor, near: torch.Tensor, far: torch.Tensor) -> torch.Tensor:
