@@ -177,3 +177,29 @@ def test_a_plugin_teacher_loads_through_its_entry_point(monkeypatch):
     teacher = build_teacher("plugin_colour", scale=3.0)
     assert type(teacher).__name__ == "PluginColourTeacher" and teacher.scale == 3.0
     assert teacher.teacher_id.startswith("plugin_colour:")
+
+
+def test_a_weights_file_of_another_model_is_named(tmp_path):
+    save_file({"weight": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(TeacherError, match=r"other.safetensors is not a raft_small state dict"):
+        build_teacher("raft", path=str(tmp_path / "other.safetensors"))
+    (tmp_path / "broken.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(TeacherError, match=r"cannot read weights .*broken.pth"):
+        build_teacher("raft", path=str(tmp_path / "broken.pth"))
+
+
+def test_command_line_error_is_one_line_and_exit_code_2(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "foresight.data.cache", "teacher=dinov2", f"teacher.path={tmp_path}", "data=demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: teacher 'dinov2': {tmp_path} is not a model folder (no config.json in it); point path= at a folder "
+        "written by save_pretrained, or at a hub id already in the local Hugging Face cache"
+    ]
