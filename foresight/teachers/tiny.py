@@ -21,6 +21,7 @@ from foresight.teachers.registry import register_teacher
 from foresight.teachers.semantic import Dinov2Teacher, SamTeacher
 
 SEED = 0
+RANDOM_WEIGHTS = "random weights drawn by foresight (no third-party weights)"
 
 
 def tiny_root() -> Path:
@@ -171,6 +172,8 @@ def tiny_model(kind: str, build: Callable[[Path], None]) -> str:
 class DepthAnythingTiny(DepthAnythingTeacher):
     """Depth-Anything architecture at 56x56 input, random weights (no meaning, only shapes and plumbing)."""
 
+    licence = RANDOM_WEIGHTS
+
     def __init__(self, input_size: list[int] | None = None, resolution: list[int] | int | None = (28, 28)) -> None:
         super().__init__(tiny_model("depth_anything", _depth_anything), input_size, resolution)
 
@@ -178,6 +181,8 @@ class DepthAnythingTiny(DepthAnythingTeacher):
 @register_teacher("sam_tiny")
 class SamTiny(SamTeacher):
     """SAM architecture at 64x64 input (16-channel 8x8 embedding), random weights."""
+
+    licence = RANDOM_WEIGHTS
 
     def __init__(self, pool: int | None = 4) -> None:
         super().__init__(tiny_model("sam", _sam), pool)
@@ -187,6 +192,8 @@ class SamTiny(SamTeacher):
 class Sam2Tiny(SamTeacher):
     """SAM 2 architecture (Hiera) at 64x64 input (16-channel 4x4 embedding), random weights."""
 
+    licence = RANDOM_WEIGHTS
+
     def __init__(self, pool: int | None = None) -> None:
         super().__init__(tiny_model("sam2", _sam2), pool)
 
@@ -195,6 +202,8 @@ class Sam2Tiny(SamTeacher):
 class Dinov2Tiny(Dinov2Teacher):
     """DINOv2 architecture at 56x56 input (32-channel 4x4 patch grid), random weights."""
 
+    licence = RANDOM_WEIGHTS
+
     def __init__(self, input_size: list[int] | None = None, pool: int | None = None) -> None:
         super().__init__(tiny_model("dinov2", _dinov2), input_size, pool)
 
@@ -202,6 +211,8 @@ class Dinov2Tiny(Dinov2Teacher):
 @register_teacher("raft_tiny")
 class RaftTiny(RaftTeacher):
     """torchvision ``raft_small`` with random weights and 2 refinement steps (the real architecture, cheaply)."""
+
+    licence = RANDOM_WEIGHTS
 
     def __init__(self, gap: int = 3, grid: int = 8, input_size: list[int] | None = None, batch_size: int = 16) -> None:
         super().__init__(tiny_model("raft", _raft), "small", gap, grid, 2, input_size, batch_size)
