@@ -41,6 +41,7 @@ USER_ERRORS = (
     "foresight.checkpoint:CheckpointError",
     "foresight.eval.results:EvalError",
     "foresight.envs.libero.planner:UnsupportedGoal",
+    "foresight.teachers.base:TeacherError",
 )
 """Exceptions that mean "the input was wrong", not "the library is broken". Only classes whose module has been
 imported can have been raised, so they are looked up in ``sys.modules`` and never imported for the check."""
@@ -108,9 +109,11 @@ COMMANDS: dict[str, Command] = {
         ),
         _c(
             "data cache", "foresight.data.cache", "foresight.data.cache:run",
-            "precompute a frozen encoder's features for a dataset", "encoder=NAME data=NAME [data.KEY=V] [KEY=V]",
-            ("foresight data cache encoder=minilm data=demo",),
-            groups=("data",), sections=("=foresight.data.cache:CacheCommandConfig",),
+            "precompute a frozen encoder's features or a teacher's targets for a dataset",
+            "encoder=NAME|teacher=NAME data=NAME [encoder.ARG=V|teacher.ARG=V] [data.KEY=V] [KEY=V]",
+            ("foresight data cache encoder=minilm data=demo", "foresight data cache teacher=raft_tiny data=demo"),
+            groups=("data",),
+            sections=("=foresight.data.cache:CacheCommandConfig", "=foresight.teachers.cache:TeacherCacheConfig"),
         ),
         _c(
             "leaderboard", "foresight.leaderboard", "foresight.leaderboard.__main__:run",
@@ -269,6 +272,21 @@ def split_args(args: Iterable[str], *sections: str) -> tuple[dict[str, list[str]
     return found, rest
 
 
+def plugin_args(args: Iterable[str], key: str) -> tuple[str | None, dict[str, Any], list[str]]:
+    """``key=NAME`` and ``key.<arg>=value`` (a registered plugin and its arguments), and the other arguments."""
+    from foresight.config import parse_value
+
+    sections, rest = split_args(args, key)
+    name, kwargs = None, {}
+    for arg in sections[key]:
+        dotted, _, raw = arg.lstrip("+").partition("=")
+        if dotted == key:
+            name = raw
+        else:
+            kwargs[dotted.split(".", 1)[1]] = parse_value(dotted, raw)
+    return name, kwargs, rest
+
+
 def parse_options(args: Iterable[str], schema: type[T], where: str) -> T:
     """``key=value`` arguments validated into the dataclass ``schema`` (a typo names the valid keys)."""
     from foresight.config import parse_value, validate
@@ -297,8 +315,10 @@ def help_text(command: Command, args: Sequence[str] = ()) -> str:
         lines += ["", *_group_help(group, choices.get(group), command)]
     for section in command.sections:
         prefix, _, target = section.partition("=")
-        title = f"{prefix}.KEY=VALUE options" if prefix else "options (KEY=VALUE)"
-        lines += ["", f"{title}:", *format_fields(_load(target), prefix)]
+        schema = _load(target)
+        summary = (schema.__doc__ or schema.__name__).strip().splitlines()[0].rstrip(".:")
+        title = f"{prefix}.KEY=VALUE options" if prefix else f"options (KEY=VALUE): {summary}"
+        lines += ["", f"{title}:", *format_fields(schema, prefix)]
     if command.examples:
         lines += ["", "examples:", *(f"  {e}" for e in command.examples)]
     return "\n".join(lines)

@@ -268,6 +268,7 @@ class Trainer:
             ema.to(self.accelerator.device)
         set_stage_modes(method, stage)
         spec, extras = self._features(spec)
+        extras = extras + self._teacher_targets(spec)
         loader = self._loader(spec, normalizer, plan, start_step, extras)
         val_loader = self._val_loader(spec, normalizer, plan, extras)
         try:
@@ -315,6 +316,18 @@ class Trainer:
         if set(spec.views) <= covered:
             spec = replace(spec, load_pixels=False)
         return spec, extras
+
+    def _teacher_targets(self, spec: DataSpec) -> list:
+        """Teacher targets (depth, motion, SAM, DINO) from their caches, built on the main process first if missing.
+
+        Unlike encoder features they are never computed on the fly: the cache is the only path (docs/teachers.md).
+        """
+        if not spec.targets:
+            return []
+        from foresight.teachers.cache import target_extras
+
+        with self.accelerator.main_process_first():
+            return target_extras(self.dataset, spec, self.accelerator.device, progress=self.is_main, log=self.print)
 
     def _loader(
         self, spec: DataSpec, normalizer: Normalizer, plan: StagePlan, start_step: int, extras: list

@@ -17,6 +17,9 @@ Batch keys (``B`` = batch, ``O`` = number of observation offsets, ``A`` = number
 ``features.<encoder>.<input>``         ``(B, O, ...)`` float: a frozen encoder's output for a view, read
                                        from the feature cache or computed on the fly
 ``features.<encoder>.instruction``     ``(B, ...)`` float: the same encoder's instruction embedding
+``targets.<teacher>.<view>``           ``(B, K, ...)`` float16 / uint8: a frozen teacher's output (depth, motion,
+                                       SAM, DINO) at the K offsets its :class:`TeacherSpec` names, from the
+                                       teacher cache (training only)
 ``instruction``                        ``list[str]`` of length ``B``
 ``task_index``                         ``(B,)`` int64 index into :attr:`DatasetInfo.tasks`; ``-1`` at
                                        evaluation when the env's task is not one of the training tasks
@@ -92,6 +95,29 @@ class FeatureSpec:
     kwargs: tuple[tuple[str, Any], ...] = ()
 
 
+def target_key(teacher: str, source: str) -> str:
+    """Batch key of a teacher's output for view ``source`` (see :class:`TeacherSpec`)."""
+    return f"targets.{teacher}.{source}"
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """A frozen teacher whose outputs a method trains against (DreamVLA's depth / SAM / dynamic regions).
+
+    ``teacher`` names an entry of the teacher registry (:mod:`foresight.teachers`), ``kwargs`` its arguments
+    (model path, output resolution or pooling: the consumer's choice, part of the cache key). Outputs for
+    ``sources`` (views) are read from the teacher cache at ``offsets``, which must be observation offsets of the
+    same DataSpec (e.g. ``obs_offsets=(0, 3)``, ``offsets=(3,)`` for a target at ``t + 3``), into
+    ``targets.<name>.<source>``. The trainer builds missing caches before training.
+    """
+
+    name: str
+    teacher: str
+    sources: tuple[str, ...]
+    offsets: tuple[int, ...]
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """What a method needs from a dataset, declared once as data (like LeRobot's delta indices).
@@ -116,6 +142,7 @@ class DataSpec:
     features: tuple[FeatureSpec, ...] = ()
     load_pixels: bool = True
     normalization: Mapping[str, str] = field(default_factory=lambda: {ACTION: "min_max", STATE: "min_max"})
+    targets: tuple[TeacherSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.obs_offsets or not self.action_offsets:
@@ -126,6 +153,12 @@ class DataSpec:
         for key, mode in self.normalization.items():
             if mode not in NORMALIZATION_MODES:
                 raise ValueError(f"normalization mode {mode!r} for {key!r}: expected one of {NORMALIZATION_MODES}")
+        for target in self.targets:
+            if not set(target.offsets) <= set(self.obs_offsets) or not target.offsets:
+                raise ValueError(
+                    f"teacher target {target.name!r}: offsets {target.offsets} must be non-empty and among "
+                    f"obs_offsets {self.obs_offsets}"
+                )
 
     @property
     def observation_offsets_at_inference(self) -> tuple[int, ...]:

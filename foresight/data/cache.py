@@ -23,6 +23,9 @@ Command line::
 
     python -m foresight.data.cache encoder=minilm data=calvin_debug data.path=/data/calvin_debug_dataset \
         sources=[instruction] [encoder.<arg>=...] [device=cuda] [batch_size=256]
+
+Teacher targets (depth, motion, SAM, DINO) are cached the same way by :mod:`foresight.teachers.cache`; the same
+command builds them with ``teacher=NAME [teacher.<arg>=...]`` instead of ``encoder=`` (docs/teachers.md).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from foresight.config import ConfigError, parse_value
+from foresight.config import ConfigError
 from foresight.data.config import cache_root
 from foresight.data.source import DataError, EpisodeDataset
 from foresight.encoders import build_encoder
@@ -402,9 +405,8 @@ def feature_extras(
 
 @dataclass
 class CacheCommandConfig:
-    """Options of ``python -m foresight.data.cache`` besides ``data=...`` and ``encoder.<arg>=...``."""
+    """Options of ``foresight data cache encoder=NAME`` besides ``data=...`` and ``encoder.<arg>=...``."""
 
-    encoder: str | None = None  # required: a registered encoder (foresight.encoders.available_encoders())
     sources: list[str] | None = None  # views and/or "instruction"; null: every view plus the instruction
     device: str = "cpu"  # where the encoder runs
     batch_size: int = 64  # frames per encoder call
@@ -413,37 +415,45 @@ class CacheCommandConfig:
 
 
 def resolved(args: list[str]) -> dict[str, Any]:
-    options, encoder_kwargs, data = _command(args)
-    return {"options": options, "encoder_kwargs": encoder_kwargs, "data": data}
+    if _is_teacher(args):
+        from foresight.teachers.cache import resolved as teacher_resolved
+
+        return teacher_resolved(args)
+    encoder, kwargs, options, data = _command(args)
+    return {"encoder": encoder, "encoder_kwargs": kwargs, "options": options, "data": data}
 
 
-def _command(args: list[str]) -> tuple[CacheCommandConfig, dict[str, Any], Any]:
+def _is_teacher(args: list[str]) -> bool:
+    """``teacher=NAME`` selects the teacher-target cache (:mod:`foresight.teachers.cache`) instead."""
+    return any(a.lstrip("+").split("=", 1)[0].split(".")[0] == "teacher" for a in args)
+
+
+def _command(args: list[str]) -> tuple[str, dict[str, Any], CacheCommandConfig, Any]:
     from foresight import cli
     from foresight.data.config import load_data_config
 
-    sections, rest = cli.split_args(args, "data", "encoder")
-    named = [a for a in sections["encoder"] if "." not in a.split("=", 1)[0]]  # encoder=NAME is an option
-    options = cli.parse_options([*rest, *named], CacheCommandConfig, "cache")
-    if options.encoder is None:
-        raise ConfigError("missing encoder=NAME (see foresight.encoders.available_encoders())")
-    encoder_kwargs = {}
-    for arg in sections["encoder"]:
-        key, _, raw = arg.partition("=")
-        if "." in key:
-            encoder_kwargs[key.split(".", 1)[1]] = parse_value(key, raw)
-    return options, encoder_kwargs, load_data_config(sections["data"])
+    encoder, kwargs, rest = cli.plugin_args(args, "encoder")
+    sections, rest = cli.split_args(rest, "data")
+    options = cli.parse_options(rest, CacheCommandConfig, "cache")
+    if encoder is None:
+        raise ConfigError("missing encoder=NAME (see foresight.encoders.available_encoders()) or teacher=NAME")
+    return encoder, kwargs, options, load_data_config(sections["data"])
 
 
 def run(args: list[str]) -> int:
     """Build (or find complete) the cache of one encoder's features for the dataset ``data=`` describes."""
     from foresight.data.source import open_dataset
 
-    options, encoder_kwargs, data = _command(args)
+    if _is_teacher(args):
+        from foresight.teachers.cache import run as teacher_run
+
+        return teacher_run(args)
+    encoder, encoder_kwargs, options, data = _command(args)
     ds = open_dataset(data)
     sources = options.sources or [*sorted(ds.info.image_shapes), INSTRUCTION]
     spec = FeatureSpec(
-        name=options.name or options.encoder,
-        encoder=options.encoder,
+        name=options.name or encoder,
+        encoder=encoder,
         sources=tuple(sources),
         kwargs=tuple(sorted(encoder_kwargs.items())),
     )
