@@ -200,6 +200,7 @@ def test_command_line_error_is_one_line_and_exit_code_2(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"foresight data cache: error: teacher 'dinov2': {tmp_path} is not a model folder (no config.json in it); point path= at a folder "
+        f"foresight data cache: error: teacher 'dinov2': {tmp_path} is not a model folder (no config.json in it); "
+        "point path= at a folder "
         "written by save_pretrained, or at a hub id already in the local Hugging Face cache"
     ]
