@@ -176,6 +176,7 @@ def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path)
         (["method=nonexistent"], "unknown method 'nonexistent'"),
         (["method.hiden=3"], "unknown key 'hiden' in method. Did you mean 'hidden'?"),
         (["train.steps=abc"], "train.steps = 'abc': expected int or null"),
+        (["train.checkpoint_every=true"], "train.checkpoint_every = True: expected an integer"),  # bool is an int
         (["train.mixed_precision=fp8"], "train.mixed_precision='fp8': expected 'no', 'bf16' or 'fp16'"),
         (["data.format=libero_hdf5", "data.path=/nonexistent/libero"], "/nonexistent/libero"),
     ],
