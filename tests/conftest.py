@@ -1,4 +1,4 @@
-"""Test-wide settings: no hub access, one torch thread.
+"""Test-wide settings: no hub access, one torch thread, the random test order's seed in the summary.
 
 One thread because CI machines have 2 cores and several tests run subprocesses or DataLoader workers beside the
 main process: oversubscribed torch threads made a small overfit loop ~9x slower there.
@@ -17,3 +17,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["FORESIGHT_CACHE"] = tempfile.mkdtemp(prefix="foresight-test-cache-")
 
 torch.set_num_threads(1)
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """Print pytest-randomly's seed at the end as well: ``-q`` (``make test``) hides the header that shows it."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if config.pluginmanager.hasplugin("randomly") and isinstance(seed, int):
+        terminalreporter.write_line(f"random test order: repeat it with -p randomly --randomly-seed={seed}")
