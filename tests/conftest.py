@@ -1,4 +1,4 @@
-"""Test-wide settings: no hub access, one torch thread.
+"""Test-wide settings: no hub access, one torch thread, the random test order's seed in the summary.
 
 One thread because CI machines have 2 cores and several tests run subprocesses or DataLoader workers beside the
 main process: oversubscribed torch threads made a small overfit loop ~9x slower there.
@@ -37,3 +37,10 @@ def plugin_site(tmp_path_factory) -> Path:
         check=True, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     return target
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """Print pytest-randomly's seed at the end as well: ``-q`` (``make test``) hides the header that shows it."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if config.pluginmanager.hasplugin("randomly") and isinstance(seed, int):
+        terminalreporter.write_line(f"random test order: repeat it with -p randomly --randomly-seed={seed}")

@@ -128,6 +128,26 @@ def test_a_run_stopped_and_resumed_matches_an_uninterrupted_one(demo_path, tmp_p
             torch.testing.assert_close(resumed[name], expected[name], rtol=1e-6, atol=1e-7)
 
 
+def test_a_run_resumed_with_ema_restores_the_average_and_its_update_count(demo_path, tmp_path):
+    """Stopped at step 3 of stage a, then at step 3 of stage b (where the EMA runs), then finished: the saved
+    EMA (which evaluation loads) equals the uninterrupted run's, not an average of the steps after the resume."""
+    assert run(demo_path, tmp_path / "full", "method.ema_decay=0.9") == 0
+    for _ in range(2):
+        assert run(demo_path, tmp_path / "split", "method.ema_decay=0.9", "train.stop_at_step=3") == 0
+    assert checkpoint.final_checkpoint(tmp_path / "split" / "a") is not None
+    assert checkpoint.final_checkpoint(tmp_path / "split" / "b") is None  # really stopped inside stage b
+    assert run(demo_path, tmp_path / "split", "method.ema_decay=0.9") == 0
+
+    def final_ema(run_dir: Path) -> dict[str, torch.Tensor]:
+        return load_file(str(checkpoint.final_checkpoint(run_dir / "b") / checkpoint.EMA_FILE))
+
+    expected, resumed = final_ema(tmp_path / "full"), final_ema(tmp_path / "split")
+    assert int(resumed["__num_updates__"]) == int(expected["__num_updates__"]) == 6
+    for name in expected:
+        torch.testing.assert_close(resumed[name], expected[name], rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(expected["head.weight"], final_weights(tmp_path / "full", "b")["head.weight"])
+
+
 def test_stage_b_starts_from_stage_a_and_leaves_it_unchanged(demo_path, tmp_path):
     assert run(demo_path, tmp_path / "r", "method.ema_decay=0.5") == 0
     after_a, after_b = final_weights(tmp_path / "r", "a"), final_weights(tmp_path / "r", "b")
@@ -186,6 +206,7 @@ def test_checkpoints_carry_config_stats_info_and_provenance(demo_path, tmp_path,
         (["method=nonexistent"], "unknown method 'nonexistent'"),
         (["method.hiden=3"], "unknown key 'hiden' in method. Did you mean 'hidden'?"),
         (["train.steps=abc"], "train.steps = 'abc': expected int or null"),
+        (["train.checkpoint_every=true"], "train.checkpoint_every = True: expected an integer"),  # bool is an int
         (["train.mixed_precision=fp8"], "train.mixed_precision='fp8': expected 'no', 'bf16' or 'fp16'"),
         (["train.warmup_steps=6"], "stage 'a': a warm-up of 6 steps is not shorter than the run's 6 steps"),
         (["data.format=libero_hdf5", "data.path=/nonexistent/libero"], "/nonexistent/libero"),

@@ -27,8 +27,16 @@ from foresight.data.source import DataError
 MAX_OPEN = 32  # open containers / parquet image columns kept per process
 
 
+_inherited: list[OrderedDict[str, Any]] = []  # the parent's resources after a fork: kept referenced, never freed
+
+
 class _ProcessCache:
-    """A small LRU of open resources, emptied when used from a new process (after a DataLoader fork)."""
+    """A small LRU of open resources, emptied when used from a new process (after a DataLoader fork).
+
+    The parent's resources stay referenced in the child: freeing an inherited AV1 container (which happens whenever
+    the child's garbage collector runs) joins libdav1d's decoder threads, which do not exist after a fork, and the
+    worker hangs forever.
+    """
 
     def __init__(self, opener: Callable[[str], Any], close: Callable[[Any], None] | None = None) -> None:
         self.opener = opener
@@ -38,8 +46,8 @@ class _ProcessCache:
 
     def get(self, key: str) -> Any:
         if self.pid != os.getpid():
-            self.items = OrderedDict()  # the parent's handles: never used or closed here
-            self.pid = os.getpid()
+            _inherited.append(self.items)  # the parent's handles: never used, closed or freed here
+            self.items, self.pid = OrderedDict(), os.getpid()
         if key in self.items:
             self.items.move_to_end(key)
             return self.items[key]

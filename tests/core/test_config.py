@@ -60,6 +60,11 @@ def test_misspelled_nested_key_names_its_path():
         ({"hidden_dim": "big"}, "method.hidden_dim = 'big': expected an integer"),
         ({"hidden_dim": 1.5}, "method.hidden_dim = 1.5: expected an integer"),
         ({"use_recon": 1}, "method.use_recon = 1: expected true or false"),
+        # bool is an int in Python: `true` where a number is expected must still be refused
+        ({"hidden_dim": True}, "method.hidden_dim = True: expected an integer"),
+        ({"dropout": False}, "method.dropout = False: expected a number (float)"),
+        ({"offsets": [0, True]}, "method.offsets[1] = True: expected an integer"),
+        ({"inner": {"depth": True}}, "method.inner.depth = True: expected an integer"),
         ({"dropout": "x"}, "method.dropout = 'x': expected a number (float)"),
         ({"views": "agentview"}, "method.views = 'agentview': expected tuple[str]"),
         ({"offsets": [0, "a"]}, "method.offsets[1] = 'a': expected an integer"),

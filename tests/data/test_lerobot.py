@@ -8,8 +8,10 @@ frame identifies itself (within codec tolerance) and any flip moves the block.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import multiprocessing
 from pathlib import Path
 
 import av
@@ -21,6 +23,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from foresight.data import lerobot_media
 from foresight.data.config import DataConfig
 from foresight.data.lerobot import read_lerobot
 from foresight.data.normalize import Normalizer
@@ -356,6 +359,32 @@ def test_hub_id_while_offline_says_to_set_data_path():
     # tests/conftest.py sets HF_HUB_OFFLINE=1 and nothing here downloads datasets, so the snapshot is not cached
     with pytest.raises(DataError, match=r"cannot get hub dataset 'lerobot/libero'.*set data\.path=DIR"):
         open_dataset(DataConfig(name="t", format="lerobot", repo_id="lerobot/libero"))
+
+
+def _decode_every_frame(path: str) -> None:
+    """What a DataLoader worker does: open its own container through the process cache, decode, and at some point
+    collect garbage (a container is in a reference cycle with its streams, so only the collector frees it)."""
+    for _ in lerobot_media._containers.get(path).decode(video=0):
+        pass
+    gc.collect()
+
+
+def test_a_forked_worker_never_frees_the_parents_av1_decoders(tmp_path):
+    """Freeing an inherited AV1 container in a forked child joins libdav1d threads that do not exist there: the
+    worker hung forever (seen in random test order, when AV1 frames had been decoded before a DataLoader fork)."""
+    path = tmp_path / "av1.mp4"
+    write_video(path, [make_frame(p) for p in range(30)], "libsvtav1", {})  # long GOP: decoder threads stay busy
+    container = lerobot_media._containers.get(str(path))
+    next(iter(container.decode(container.streams.video[0])))  # this process now runs the decoder's threads
+    del container
+    child = multiprocessing.get_context("fork").Process(target=_decode_every_frame, args=(str(path),))
+    child.start()
+    child.join(timeout=30)  # it decodes in about a second; the bug hangs forever
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+        child.join()
+    assert not hung and child.exitcode == 0
 
 
 def test_forked_dataloader_workers_decode_the_same_frames(v30):

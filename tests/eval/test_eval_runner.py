@@ -113,6 +113,15 @@ def test_resume_runs_only_the_episodes_not_yet_finished(tmp_path: Path) -> None:
     assert _resets(logs) == Counter({e.key: 1 for e in suite.episodes()})
     assert second["timing"]["episodes_run"] == 4 and second["episodes"]["ok"] == 6 and second["complete"]
     assert sorted(r["key"] for r in _records(out)) == sorted(e.key for e in suite.episodes())
+    # A subset evaluated into the folder of the whole run summarises that subset only (nothing is re-run).
+    records = {r["key"]: r for r in _records(out)}
+    subset = evaluate(suite, loaded, EvalConfig(workers=2, trials=1, progress=False), out)
+    assert subset["episodes"] == {"protocol": 6, "selected": 2, "ok": 2, "error": 0, "missing": 0}
+    assert subset["timing"]["episodes_run"] == 0 and not subset["complete"]
+    assert subset["results"]["episodes"] == 2
+    assert subset["results"]["successes"] == sum(records[f"{t:03d}/000"]["success"] for t in range(2))
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["episodes"]["selected"] == 2 and on_disk["results"]["episodes"] == 2
     with pytest.raises(EvalError, match=r"protocol\.max_steps was 12, now 30"):
         evaluate(
             ReachSuite(ReachConfig(tasks=2, trials_per_task=3, log_dir=str(logs), max_steps=30)),

@@ -31,10 +31,23 @@ def test_recon_loss_by_hand():
         recon_loss(recon, target, "max")
 
 
+def _move_targets_away_from_the_online_encoders(dyn) -> None:
+    """What training does to the EMA targets (eq. 14): afterwards they differ from the online encoders.
+
+    A fresh model's targets equal the online weights, so a loss that read the online encoders instead would pass
+    any test on a fresh model; every target test below runs after this."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for buffer in dyn.targets.buffers():
+            if buffer.is_floating_point():
+                buffer.add_(0.5 * torch.randn(buffer.shape, generator=g))
+
+
 @pytest.mark.parametrize("use_recon", [True, False])
 def test_stage1_loss_is_eq19_recomputed_from_the_modules(use_recon):
     model = build(dynamics={"use_recon": use_recon, "lambda_recon": 0.1})
     dyn = model.dynamics.eval()  # no masking, no dropout: deterministic
+    _move_targets_away_from_the_online_encoders(dyn)
     batch = stage1_batch(size=6)
     losses = dyn.loss(batch)
 
@@ -49,6 +62,13 @@ def test_stage1_loss_is_eq19_recomputed_from_the_modules(use_recon):
         (out["semantic"] - F.normalize(t_s, dim=-1)) ** 2
     ).sum(-1).mean()
     torch.testing.assert_close(losses["latent"], latent)
+    # The same sum with the *online* encoders as targets (the collapse bug of this family) is a different number.
+    o_p = dyn.proprio_encoder(p_next)
+    o_s = dyn.semantic_encoder(dyn.semantic_film(v_next, lang))
+    online = ((out["proprio"] - F.normalize(o_p, dim=-1)) ** 2).sum(-1).mean() + (
+        (out["semantic"] - F.normalize(o_s, dim=-1)) ** 2
+    ).sum(-1).mean()
+    assert abs(online.item() - latent.item()) > 1e-3
     if use_recon:
         recon = (dyn.proprio_decoder(out["proprio"]) - p_next).abs().sum(-1).mean() + (
             dyn.semantic_decoder(out["semantic"]) - v_next
@@ -103,3 +123,29 @@ def test_targets_are_buffers_saved_with_the_model_but_invisible_to_optimizers():
     assert target_ids and not target_ids & {id(p) for p in model.parameters()}
     assert list(model.dynamics.targets.parameters()) == []
     assert any(k.startswith("dynamics.targets.semantic_film.") for k in model.state_dict())
+
+
+def test_latent_loss_targets_carry_no_gradient_and_only_the_target_buffers_set_them():
+    """Stop-gradient of eq. 15-16: the latent loss reaches the online encoders through the prediction only.
+
+    Perturbing the online encoders' weights at frame t+τ must not move the targets, and perturbing the target
+    buffers must; a loss whose targets were computed by the online encoders fails both."""
+    model = build()
+    dyn = model.dynamics.eval()
+    _move_targets_away_from_the_online_encoders(dyn)
+    batch = stage1_batch(size=4)
+    vlm = model.config.vlm
+    p_next, v_next = batch[STATE][:, 2].float(), visual_features(batch, vlm)[:, 2]
+    lang = language_features(batch, vlm)
+    target_p, target_s = dyn.target_embeddings(p_next, v_next, lang)
+    assert not target_p.requires_grad and not target_s.requires_grad
+    with torch.no_grad():
+        for param in [*dyn.proprio_encoder.parameters(), *dyn.semantic_encoder.parameters()]:
+            param.add_(1.0)
+    again_p, again_s = dyn.target_embeddings(p_next, v_next, lang)
+    torch.testing.assert_close(again_p, target_p)
+    torch.testing.assert_close(again_s, target_s)
+    with torch.no_grad():
+        next(iter(dyn.targets["proprio_encoder"].buffers())).mul_(2.0)
+    moved_p, _ = dyn.target_embeddings(p_next, v_next, lang)
+    assert not torch.allclose(moved_p, target_p)

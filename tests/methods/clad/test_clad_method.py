@@ -82,6 +82,41 @@ def test_figure3_variants_condition_on_what_they_say(foresight, film_input, cond
         assert model.data_spec(None).obs_offsets == (0,) and model.data_spec(None).action_offsets == tuple(range(6))
 
 
+@pytest.mark.parametrize("film_input", ["joint", "per_modality"])
+@pytest.mark.parametrize("foresight", ["both", "proprio", "semantic"])
+def test_figure3_variants_read_the_foresight_they_name_and_ignore_the_other(foresight, film_input):
+    """A switch is tested by perturbing the input it says is ignored: ``semantic`` conditioning on ẑ_p (or the
+    other way round) has the right width and would pass a shape test, but not this one."""
+    model = build(policy={"foresight": foresight, "film_input": film_input})
+    for film in model.policy.films.values():  # trained FiLMs: the observation modulates the foresight
+        torch.nn.init.normal_(film.fc2.weight, std=0.1)
+    batch = stage2_batch(size=3)
+    g = torch.Generator().manual_seed(0)
+    z = {name: torch.randn(3, H, generator=g) for name in ("proprio", "semantic")}
+    cond = model.policy.condition(batch, ForesightOutput(embeddings=z))
+    used = {"both": {"proprio", "semantic"}, "proprio": {"proprio"}, "semantic": {"semantic"}}[foresight]
+    for name in ("proprio", "semantic"):
+        perturbed = dict(z, **{name: z[name] + 1.0})
+        moved = model.policy.condition(batch, ForesightOutput(embeddings=perturbed))
+        if name in used:
+            assert not torch.allclose(moved, cond), f"policy.foresight={foresight} ignores ẑ_{name}"
+        else:
+            torch.testing.assert_close(moved, cond, msg=f"policy.foresight={foresight} reads ẑ_{name}")
+
+
+def test_semantic_only_condition_is_the_semantic_foresight_before_training():
+    """With identity FiLMs (zero-initialised) the condition is the selected foresight itself, by hand."""
+    batch = stage2_batch(size=2)
+    z = {"proprio": torch.randn(2, H), "semantic": torch.randn(2, H)}
+    joint = build(policy={"foresight": "semantic", "film_input": "joint"}).policy
+    torch.testing.assert_close(joint.condition(batch, ForesightOutput(embeddings=z)), torch.cat([z["semantic"]] * 2, 1))
+    per = build(policy={"foresight": "semantic", "film_input": "per_modality"}).policy
+    obs = per.observations(batch)
+    torch.testing.assert_close(
+        per.condition(batch, ForesightOutput(embeddings=z)), torch.cat([obs["proprio"], z["semantic"]], 1)
+    )
+
+
 def test_film_starts_as_identity_so_the_condition_is_the_foresight_itself():
     """Eq. 21 with a zero-initialised FiLM: g_p = g_s = ẑ^{t+τ} = [ẑ_p; ẑ_s] before any training."""
     model = build()
