@@ -69,6 +69,7 @@ def test_presets_are_listed_and_unknown_names_suggest():
 
 
 def test_teacher_id_follows_weights_resolution_grid_and_gap(tmp_path):
+    build_teacher("dinov2_tiny")  # writes the tiny model on first use: this test may run before any other
     folder = tiny_root() / "dinov2"
     base = Dinov2Teacher(str(folder), pool=None)
     assert Dinov2Teacher(str(folder), pool=None).teacher_id == base.teacher_id
@@ -144,6 +145,7 @@ def test_a_folder_that_is_not_a_model_is_named(tmp_path):
     with pytest.raises(TeacherError, match=r"is not a model folder: expected exactly one .safetensors/.pt/.pth"):
         build_teacher("raft", path=str(tmp_path))
     other = tmp_path / "other"
+    build_teacher("sam_tiny")  # writes the tiny model on first use: this test may run before any other
     shutil.copytree(tiny_root() / "sam", other)
     with pytest.raises(TeacherError, match=r"holds a 'sam' model; this teacher loads \['dinov2'\]"):
         build_teacher("dinov2", path=str(other))
