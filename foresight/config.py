@@ -30,6 +30,9 @@ T = TypeVar("T")
 
 GROUPS = ("method", "data", "env")
 
+PATH_ONLY_DATA = "auto"
+"""The data preset used when ``data.path`` is given without ``data=NAME``: detect the format from the path."""
+
 
 class ConfigError(ValueError):
     """A config that cannot be used as given; the message says what to change."""
@@ -131,6 +134,8 @@ def compose(overrides: list[str], root: str = "train") -> DictConfig:
     defaults = base.pop("defaults", {}) or {}
     for group in GROUPS:
         choice = choices.get(group, defaults.get(group))
+        if group == "data":
+            choice = data_choice(choices, dotted, choice)
         if choice is not None:
             base[group] = load_group(group, str(choice))
         elif group in choices:
@@ -139,6 +144,16 @@ def compose(overrides: list[str], root: str = "train") -> DictConfig:
     for key, value in dotted:
         _set_dotted(cfg, key, value)
     return cfg
+
+
+def data_choice(choices: dict[str, str], dotted: list[tuple[str, Any]], default: str | None) -> str | None:
+    """``data=NAME`` if given; else, when ``data.path`` is, the format-detecting preset (never the synthetic demo,
+    whose builder would write into the user's folder); else ``default``."""
+    if "data" in choices:
+        return choices["data"]
+    if any(key == "data.path" for key, _ in dotted):
+        return PATH_ONLY_DATA
+    return default
 
 
 def _set_dotted(cfg: DictConfig, key: str, value: Any) -> None:
