@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from foresight.eval.runner import evaluate, process_state
     from foresight.factory import build_env
     from foresight.registry import RegistryError
+    from foresight.resume import unfinished_note
 
     out_dir = None
     try:
@@ -142,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         suite.protocol()  # where an env checks that its simulator is installed: before a checkpoint is loaded
         state = process_state()
         loaded = load_policy(run.checkpoint, device=run.eval.device or state.device)
+        unfinished = unfinished_note(loaded.path, loaded.provenance)
+        if unfinished and state.is_main_process:
+            print(f"warning: {unfinished}; this evaluates an unfinished run", file=sys.stderr)
         out_dir = Path(run.eval.out) if run.eval.out else default_out_dir(loaded.path, run.env_label)
         summary = evaluate(suite, loaded, run.eval, out_dir, label=run.env_label, state=state)
     except (ConfigError, CheckpointError, EvalError, RegistryError) as exc:
