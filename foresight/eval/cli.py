@@ -8,6 +8,7 @@ checkpoint. The same command under ``accelerate launch`` shards the episodes ove
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +125,14 @@ def is_not_installed(exc: ImportError) -> bool:
     return type(exc) not in (ImportError, ModuleNotFoundError)
 
 
+class Terminated(Exception):
+    """SIGTERM (a job scheduler's stop, ``kill``) raised in the main process, handled like Ctrl-C."""
+
+
+def _raise_terminated(_signum: int, _frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
@@ -137,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     from foresight.resume import unfinished_note
 
     out_dir = None
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         run = parse_args(args)
         suite = build_env(run.env)
@@ -156,10 +166,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
         where = f" (finished episodes are in {out_dir / EPISODES_FILE})" if out_dir else ""
-        print(f"\ninterrupted: re-run the same command to resume{where}", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\n{how}: re-run the same command to resume{where}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     if summary is not None:
         print_summary(summary, out_dir)
     return 0
