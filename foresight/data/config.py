@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from foresight import checks
 from foresight.config import ConfigError, data_choice, load_group, parse_overrides, validate
-from foresight.data.options import CalvinConfig, LeRobotConfig
+from foresight.data.options import CalvinConfig, LeRobotConfig, LiberoReadConfig
 
 
 @dataclass
@@ -62,6 +62,7 @@ class DataConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)  # used by format "demo" only
     lerobot: LeRobotConfig = field(default_factory=LeRobotConfig)  # used by format "lerobot" only
+    libero: LiberoReadConfig = field(default_factory=LiberoReadConfig)  # formats "libero_hdf5" and "demo"
     calvin: CalvinConfig = field(default_factory=CalvinConfig)  # used by format "calvin" only
 
     def __post_init__(self) -> None:
