@@ -6,7 +6,9 @@ value given and the range expected; :func:`foresight.config.validate` turns that
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 from typing import Any
 
 
@@ -44,3 +46,16 @@ def one_of(where: str, value: Any, choices: tuple[Any, ...]) -> None:
     """``value`` is one of ``choices``; the message lists them (for ``Literal`` fields set from Python)."""
     if value not in choices:
         raise ValueError(f"{where}={value!r}: expected one of {', '.join(repr(c) for c in choices)}")
+
+
+def literal_fields(obj: Any, prefix: str) -> None:
+    """Every ``Literal[...]`` field of the dataclass ``obj`` holds one of its choices.
+
+    The command line checks these already (:func:`foresight.config.validate`); this catches the Python API, where
+    ``DynamicsConfig(semantic_query="Current")`` would otherwise take an ``else`` branch silently.
+    """
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        hint = hints.get(f.name)
+        if typing.get_origin(hint) is typing.Literal:
+            one_of(f"{prefix}.{f.name}", getattr(obj, f.name), typing.get_args(hint))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from foresight import checks
+
 AttentionMode = Literal["p_to_s", "s_to_p", "symmetric"]
 ForesightModalities = Literal["both", "proprio", "semantic", "none"]
 
@@ -25,6 +27,9 @@ class VLMConfig:
     text_dim: int = 1024  # DecisionNCE RN50 joint space
     views: tuple[str, ...] = ("agentview",)  # fork feeds the third-person view only; several views concatenate
     feature_norm: Literal["rms", "none"] = "rms"  # ours: unit-RMS embeddings (fork z-scores per view); see docs
+
+    def __post_init__(self) -> None:
+        checks.literal_fields(self, "vlm")
 
 
 @dataclass
@@ -52,6 +57,9 @@ class DynamicsConfig:
     use_recon: bool = True  # Table 4 ablation: false trains with L_latent only
     normalize_prediction: bool = False  # eq. 17 normalises the target only (paper); the digest normalises both
     loss_reduction: Literal["sum", "mean"] = "sum"  # eq. 17/18 norms sum over features (paper); mean = per element
+    # "sum": each modality's term as written (a 1024-d term outweighs the 9-d proprio one ~100-200:1);
+    # "per_dim": each term x (mean width of its pair / its width), every feature dimension weighs alike. See docs.
+    modality_weighting: Literal["sum", "per_dim"] = "sum"
     steps: int = 25_000  # §5.1
     batch_size: int = 128  # §5.1
     lr: float = 3e-4  # fork (run_all.sh LEARNING_RATE); paper silent
@@ -59,6 +67,7 @@ class DynamicsConfig:
     warmup_steps: int = 2_000  # fork (WARM_STEPS, then cosine); paper silent
 
     def __post_init__(self) -> None:
+        checks.literal_fields(self, "dynamics")
         if not 0.0 <= self.mask_ratio <= 1.0:
             raise ValueError(f"dynamics.mask_ratio must be in [0, 1], got {self.mask_ratio}")
         if not 0.0 <= self.ema_momentum <= 1.0:
@@ -67,6 +76,11 @@ class DynamicsConfig:
             raise ValueError(f"dynamics.hidden_dim={self.hidden_dim} is not divisible by num_heads={self.num_heads}")
         if self.tau < 1:
             raise ValueError(f"dynamics.tau must be >= 1, got {self.tau}")
+        if self.modality_weighting == "per_dim" and self.loss_reduction == "mean":
+            raise ValueError(
+                "dynamics.modality_weighting=per_dim rescales summed norms; with loss_reduction=mean every dimension "
+                "already weighs alike: choose one"
+            )
 
 
 @dataclass
@@ -87,6 +101,9 @@ class PolicyConfig:
     weight_decay: float = 0.0  # fork; paper silent
     warmup_steps: int = 2_000  # fork; paper silent
     ema_decay: float | None = None  # paper silent, fork uses none
+
+    def __post_init__(self) -> None:
+        checks.literal_fields(self, "policy")
 
 
 @dataclass
