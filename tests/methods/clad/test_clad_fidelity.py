@@ -137,3 +137,17 @@ def test_z_p_depends_on_p_t_p_t_minus_tau_and_the_actions():
     moved_key = next(k for k in batch if k.startswith("features.") and k.endswith("agentview"))
     moved[moved_key] = batch[moved_key] + 1.0
     torch.testing.assert_close(_z_p(model, moved), base)
+
+
+def test_balance_report_at_paper_dimensions_is_consistent():
+    from foresight.methods.clad.balance import main, terms
+
+    rows = {(r["state"], r["setting"]): r for r in terms(batch=32)}
+    plain, per_dim = rows[("unfitted", "modality_weighting=sum")], rows[("unfitted", "modality_weighting=per_dim")]
+    mean = rows[("unfitted", "loss_reduction=mean")]
+    assert per_dim["recon_p"] == pytest.approx(plain["recon_p"] * (9 + 1024) / 2 / 9)
+    assert per_dim["recon_s"] == pytest.approx(plain["recon_s"] * (9 + 1024) / 2 / 1024)
+    assert mean["latent_p"] == pytest.approx(plain["latent_p"] / 1024)
+    assert plain["latent_p"] == pytest.approx(2.0, abs=0.2)  # |a - b|^2 of independent unit vectors
+    assert plain["s:p recon"] > 100 and 0.5 < per_dim["s:p recon"] < 2  # the imbalance the switch removes
+    assert main(["batch=8"]) == 0 and main(["batches=8"]) == 2
