@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,12 @@ from test_eval_cli import ckpt  # noqa: F401 (fixture: a checkpoint directory of
 
 import foresight.eval.runner as runner
 from foresight.checkpoint import CheckpointError, load_torch_state
-from foresight.eval.cli import main
+from foresight.eval.cli import main, training_frame_size
 from foresight.eval.config import EvalConfig
 from foresight.eval.results import EvalError
 from foresight.eval.runner import check_task_set, evaluate
+from foresight.registry import register_env
+from foresight.types import DatasetInfo
 
 
 class _NoSimulators:
@@ -119,3 +122,57 @@ def test_evaluating_an_unfinished_run_warns(tmp_path, ckpt, monkeypatch, capsys)
     assert main([f"checkpoint={ckpt}", f"env={env}"]) == 0
     err = capsys.readouterr().err
     assert f"warning: {ckpt} is step 7 of 10 of stage 'policy': training did not finish" in err
+
+
+@dataclass(frozen=True)
+class CameraReachConfig(ReachConfig):
+    camera_size: int = 128
+
+
+@register_env("reach_camera")
+class CameraReachSuite(ReachSuite):
+    """The reach suite with a LIBERO-style ``camera_size`` protocol field."""
+
+    Config = CameraReachConfig
+
+
+def test_training_frame_size_reads_the_checkpoint_info():
+    from eval_policy import info
+
+    assert training_frame_size(info(), ("front",)) == 6  # the reach policy was trained on 6x6 frames
+    assert training_frame_size(info(), ()) is None
+    shapes = DatasetInfo(1, {}, {"a": (3, 256, 256), "b": (3, 128, 128)}, ("t",), ("i",))
+    assert training_frame_size(shapes, ("a",)) == 256 and training_frame_size(shapes, ("a", "b")) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected", "message"),
+    [
+        ([], 6, "note: rendering at 6x6, the frame size the checkpoint was trained on"),
+        (
+            ["env.camera_size=64"],
+            64,
+            "warning: rendering at 64x64 (env.camera_size), but the checkpoint was trained on 6x6",
+        ),
+    ],
+)
+def test_evaluation_renders_at_the_training_resolution_unless_told_otherwise(
+    tmp_path,
+    ckpt,  # noqa: F811
+    monkeypatch,
+    capsys,
+    extra,
+    expected,
+    message,
+):
+    env = tmp_path / "cam.yaml"
+    env.write_text(yaml.safe_dump({"name": "reach_camera", "tasks": 2, "trials_per_task": 1, "camera_size": 128}))
+    seen = {}
+
+    def record(suite, *args, **kwargs):
+        seen["size"] = suite.config.camera_size  # and no summary, as on a non-main process
+
+    monkeypatch.setattr(runner, "evaluate", record)
+    assert main([f"checkpoint={ckpt}", f"env={env}", *extra]) == 0
+    assert seen["size"] == expected
+    assert message in capsys.readouterr().err
