@@ -200,7 +200,8 @@ def _build(values: dict[str, Any], schema: type[T], where: str) -> T:
     try:
         return schema(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid {where}: {exc}") from exc
+        named = str(exc).startswith(f"{where.rsplit('.', 1)[-1]}.")  # the check already names the field as typed
+        raise ConfigError(str(exc) if named else f"invalid {where}: {exc}") from exc
 
 
 def _unknown_key_message(key: str, valid: list[str], where: str) -> str:

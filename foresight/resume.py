@@ -76,8 +76,11 @@ def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, 
     return changes
 
 
-def check_resume(ckpt: Path, cfg: DictConfig | dict[str, Any], fingerprint: str) -> dict[str, tuple[Any, Any]]:
-    """Refuse resuming ``ckpt`` under ``cfg`` / data ``fingerprint`` unless only safe keys changed; returns those."""
+def check_resume(
+    ckpt: Path, cfg: DictConfig | dict[str, Any], fingerprint: str, steps: int
+) -> dict[str, tuple[Any, Any]]:
+    """Refuse resuming ``ckpt`` under ``cfg`` / data ``fingerprint`` for a stage of ``steps`` steps unless only safe
+    keys changed and steps remain; returns the changes."""
     saved = yaml.safe_load((ckpt / checkpoint.CONFIG_FILE).read_text()) or {}
     current = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
     changes = config_changes(saved, current)  # type: ignore[arg-type]
@@ -94,6 +97,11 @@ def check_resume(ckpt: Path, cfg: DictConfig | dict[str, Any], fingerprint: str)
             f"{', '.join(sorted(SAFE_KEYS))} may change; {way_out}"
         )
     meta = checkpoint.load_json(ckpt / checkpoint.META_FILE)
+    if steps <= int(meta.get("step", 0)):
+        raise ConfigError(
+            f"cannot resume {ckpt}: it is at step {meta.get('step')} and this stage is planned for {steps} steps, so "
+            f"nothing is left to train; raise train.steps, or evaluate the checkpoint as it is"
+        )
     saved_fp = meta.get("data_fingerprint")
     if saved_fp is not None and saved_fp != fingerprint:
         raise ConfigError(

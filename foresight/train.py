@@ -246,7 +246,7 @@ class Trainer:
         spec = method.data_spec(stage.name)
         if resume_from is not None:
             checkpoint.verify(resume_from)
-            changes = resume.check_resume(resume_from, self.cfg, self.dataset.fingerprint)
+            changes = resume.check_resume(resume_from, self.cfg, self.dataset.fingerprint, plan.steps)
             normalizer = Normalizer.load(resume_from / checkpoint.STATS_FILE)
         else:
             with self.accelerator.main_process_first():  # statistics are computed once, then read from cache

@@ -115,6 +115,15 @@ def test_more_steps_on_resume_is_allowed_and_recorded(demo_path, tmp_path):  # n
     assert records[0]["changed"]["train.stop_at_step"] == {"checkpoint": 2, "now": None}
 
 
+def test_resume_with_no_step_left_to_train_is_refused(demo_path, tmp_path, capsys):  # noqa: F811
+    assert run(demo_path, tmp_path / "r", "train.stop_at_step=4") == EXIT_STOPPED
+    capsys.readouterr()
+    assert run(demo_path, tmp_path / "r", "train.steps=3") == 2
+    err = capsys.readouterr().err
+    assert "it is at step 4 and this stage is planned for 3 steps, so nothing is left to train" in err
+    assert checkpoint.final_checkpoint(tmp_path / "r" / "a") is None
+
+
 # ------------------------------------------------- 3. resume from another stage; a stopped run's exit and eval note
 
 
