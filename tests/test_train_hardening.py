@@ -198,3 +198,11 @@ def test_data_config_path_alone_keeps_other_data_overrides(tmp_path):
     cfg = load_data_config([f"data.path={tmp_path}", "data.val_fraction=0.0", "data.name=mine"])
     assert (cfg.format, cfg.name, cfg.val_fraction, cfg.path) == ("auto", "mine", 0.0, str(tmp_path))
     assert Path(cfg.path) == tmp_path
+
+
+def test_val_fraction_zero_trains_on_every_demonstration():
+    from foresight.data import split_episodes
+
+    assert split_episodes(50, 0.0, seed=42) == (list(range(50)), [])
+    train, held_out = split_episodes(500, 0.1, seed=42)  # LIBERO-LONG: 10 tasks x 50 demonstrations
+    assert len(held_out) == 50 and len(train) == 450
