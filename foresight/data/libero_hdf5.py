@@ -118,10 +118,8 @@ def read_libero(path: Path, cfg: DataConfig, *, source: str | None = None) -> Ep
 
 
 def _image_size(cfg: DataConfig) -> tuple[int, int] | None:
-    if cfg.image_size is None:
+    if cfg.image_size is None:  # DataConfig has checked it is [H, W] with positive sizes
         return None
-    if len(cfg.image_size) != 2 or min(cfg.image_size) <= 0:
-        raise DataError(f"data.image_size must be [H, W] with positive sizes, got {cfg.image_size}")
     return int(cfg.image_size[0]), int(cfg.image_size[1])
 
 

@@ -74,12 +74,14 @@ def test_a_refused_pickle_is_called_unsafe_not_corrupted_and_no_bypass_is_sugges
     assert "corrupted" not in message and "weights_only=False" not in message and "weights_only" not in message
 
 
-def test_truly_damaged_state_is_still_called_corrupted(tmp_path):
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_truly_damaged_state_is_still_called_corrupted_without_the_unsafe_hint(tmp_path, damage):
     path = tmp_path / "trainer_state.pt"
     torch.save({"step": 3}, path)
-    path.write_bytes(path.read_bytes()[:20])
-    with pytest.raises(CheckpointError, match="is corrupted or truncated"):
+    path.write_bytes(path.read_bytes()[:20] if damage == "truncated" else b"not a torch file")
+    with pytest.raises(CheckpointError, match="is corrupted or truncated") as info:
         load_torch_state(path)
+    assert "weights_only" not in str(info.value) and "unsafe" not in str(info.value)
 
 
 @pytest.mark.parametrize(
