@@ -21,6 +21,7 @@ as ``.tmp-*``, fsynced, then renamed), so a crash mid-save never leaves a checkp
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
@@ -149,7 +150,16 @@ def load_torch_state(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path} does not exist") from exc
-    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for damaged files
+    except pickle.UnpicklingError as exc:
+        # torch's message suggests weights_only=False, i.e. running the file's code: never repeat it.
+        if "Unsupported global" in str(exc):
+            raise CheckpointError(
+                f"refused to load {path} as unsafe: it holds Python objects beyond tensors and plain containers, "
+                "and unpickling them could run arbitrary code. foresight never writes such files; load only "
+                "checkpoints written by foresight, or re-save this one's tensors with safetensors"
+            ) from None
+        raise CheckpointError(f"{path} is corrupted or truncated (it does not unpickle as a torch file)") from None
+    except Exception as exc:  # torch raises RuntimeError, EOFError... for damaged files
         raise CheckpointError(f"{path} is corrupted or truncated ({type(exc).__name__}: {exc})") from exc
 
 

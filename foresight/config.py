@@ -30,6 +30,9 @@ T = TypeVar("T")
 
 GROUPS = ("method", "data", "env")
 
+PATH_ONLY_DATA = "auto"
+"""The data preset used when ``data.path`` is given without ``data=NAME``: detect the format from the path."""
+
 
 class ConfigError(ValueError):
     """A config that cannot be used as given; the message says what to change."""
@@ -200,11 +203,23 @@ def layers(overrides: list[str], root: str = "train") -> tuple[list[tuple[str, d
     found: list[tuple[str, dict[str, Any]]] = [(f"configs/{root}.yaml", base)]
     for group in GROUPS:
         choice = choices.get(group, defaults.get(group))
+        if group == "data":
+            choice = data_choice(choices, dotted, choice)
         if choice is not None:
             found += [(source, {group: values}) for source, values in preset_layers(group, str(choice))]
         elif group in choices:
             found.append(("command line", {group: {}}))
     return found, dotted
+
+
+def data_choice(choices: dict[str, str], dotted: list[tuple[str, Any]], default: str | None) -> str | None:
+    """``data=NAME`` if given; else, when ``data.path`` is, the format-detecting preset (never the synthetic demo,
+    whose builder would write into the user's folder); else ``default``."""
+    if "data" in choices:
+        return choices["data"]
+    if any(key == "data.path" for key, _ in dotted):
+        return PATH_ONLY_DATA
+    return default
 
 
 def _set_dotted(cfg: DictConfig, key: str, value: Any) -> None:
@@ -257,7 +272,8 @@ def _build(values: dict[str, Any], schema: type[T], where: str, base: Any = None
     try:
         return schema(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid {where}: {exc}") from exc
+        named = str(exc).startswith(f"{where.rsplit('.', 1)[-1]}.")  # the check already names the field as typed
+        raise ConfigError(str(exc) if named else f"invalid {where}: {exc}") from exc
 
 
 def _field_default(f: dataclasses.Field) -> Any:

@@ -157,6 +157,7 @@ def run(args: list[str]) -> int:
     from foresight import checkpoint
     from foresight.data.generate import complete_demos
     from foresight.data.libero_writer import demo_file_name
+    from foresight.train import EXIT_STOPPED
     from foresight.train import main as train
 
     cfg, overrides = split_args(args)
@@ -183,11 +184,11 @@ def run(args: list[str]) -> int:
     print(f"\n[2/3] train: {cfg.method} on {data_path}")
     status = train(trainer_args)
     wall["train"] = time.time() - start - wall["data"]
-    if status != 0:
+    if status not in (0, EXIT_STOPPED):
         return status
     if not checkpoint.run_complete(Path(cfg.run_dir)):
         print("training stopped before the end; run the same command again to resume", file=sys.stderr)
-        return 0
+        return EXIT_STOPPED
 
     print(f"\n[3/3] evaluate: {cfg.trials} episodes from official initial states 0..{cfg.trials - 1}")
     try:

@@ -103,3 +103,8 @@ class EnvSuite(ABC):
     @abstractmethod
     def summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         """Aggregate per-episode results (success per task with intervals; CALVIN: 1..5 in a row, avg length)."""
+
+    def episode_tasks(self, episode: EpisodeSpec) -> tuple[str, ...]:
+        """The task names the policy is asked for during ``episode`` (checked against its training tasks before
+        any simulator starts): the episode's task; CALVIN overrides it with the chain's subtasks."""
+        return (episode.task,)

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from foresight import __version__, checkpoint, cli, rng
+from foresight import __version__, checkpoint, checks, cli, resume, rng
 from foresight.budget import Budget, BudgetOverrides, Schedule, overrides_of
 from foresight.config import ConfigError, compose, to_yaml, validate
 from foresight.data import Augment, DataConfig, Normalizer, WindowDataset, open_dataset, split_episodes
@@ -67,8 +67,15 @@ class TrainConfig(BudgetOverrides):
         if self.logger not in ("tensorboard", "wandb", "none"):
             raise ValueError(f"train.logger={self.logger!r}: expected 'tensorboard', 'wandb' or 'none'")
         for name in ("grad_accum", "checkpoint_every", "log_every", "val_batches"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be at least 1")
+            checks.at_least(f"train.{name}", getattr(self, name), 1)
+        for name in ("steps", "batch_size", "val_every", "stop_at_step"):
+            checks.at_least(f"train.{name}", getattr(self, name), 1, optional=True)
+        for name in ("weight_decay", "warmup_steps"):
+            checks.at_least(f"train.{name}", getattr(self, name), 0, optional=True)
+        checks.positive("train.lr", self.lr, optional=True)
+        checks.positive("train.grad_clip", self.grad_clip, optional=True)
+        checks.at_least("train.num_workers", self.num_workers, 0)
+        checks.at_least("train.keep_last", self.keep_last, 0)
 
 
 @dataclass
@@ -131,6 +138,7 @@ class Trainer:
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
         self._stop_signal: int | None = None
+        self.stage_names: list[str] = []
 
     @property
     def is_main(self) -> bool:
@@ -150,7 +158,7 @@ class Trainer:
         method = self.method_cls(self.method_cfg, self.dataset.info)
         self.intended_grad = {name: p.requires_grad for name, p in method.named_parameters()}
         stages = method.stages()
-        names = [s.name for s in stages]
+        names = self.stage_names = [s.name for s in stages]
         if self.run.stage is not None and self.run.stage not in names:
             raise ConfigError(f"stage={self.run.stage!r}: method {method.name!r} has stages {names}")
         for stage in stages:  # a budget that cannot run fails now, not after the stages before it trained
@@ -186,20 +194,18 @@ class Trainer:
         return self.run_dir / stage.name
 
     def _resume_point(self, stage: Stage) -> Path | None:
-        resume = self.train_cfg.resume
+        wanted = self.train_cfg.resume
         existing = checkpoint.list_checkpoints(self.stage_dir(stage))
-        if resume == "auto":
+        if wanted == "auto":
             return existing[-1] if existing else None
-        if resume == "never":
+        if wanted == "never":
             if existing:
                 raise ConfigError(
                     f"{self.stage_dir(stage)} already has checkpoints and train.resume=never: choose another "
                     f"run_dir, or resume with train.resume=auto"
                 )
             return None
-        path = checkpoint.resolve(resume)
-        meta = checkpoint.load_json(path / checkpoint.META_FILE)
-        return path if meta.get("stage") == stage.name else None
+        return resume.explicit_resume_point(checkpoint.resolve(wanted), stage.name, self.stage_names)
 
     def _initial_weights(self, stage: Stage, previous: Stage | None, *, required: bool = True) -> Path | None:
         """Where a stage's starting weights come from: ``train.init_from``, else the previous stage's final save.
@@ -235,6 +241,7 @@ class Trainer:
         spec = method.data_spec(stage.name)
         if resume_from is not None:
             checkpoint.verify(resume_from)
+            changes = resume.check_resume(resume_from, self.cfg, self.dataset.fingerprint, plan.steps)
             normalizer = Normalizer.load(resume_from / checkpoint.STATS_FILE)
         else:
             with self.accelerator.main_process_first():  # statistics are computed once, then read from cache
@@ -260,6 +267,10 @@ class Trainer:
         if resume_from is not None:
             start_step = self._load_resume_state(resume_from, method, optimizer, scheduler, ema)
             self.print(f"stage {stage.name!r}: resuming from {resume_from} at step {start_step}")
+            if changes:
+                self.print(f"stage {stage.name!r}: resumed with changes {changes} (recorded in {resume.RESUMES_FILE})")
+                if self.is_main:
+                    resume.record_changes(stage_dir, resume_from, start_step, changes)
         if self.is_main:
             self._truncate_metrics(stage_dir / "metrics.jsonl", start_step)
 
@@ -283,7 +294,10 @@ class Trainer:
 
     def _split(self) -> tuple[list[int], list[int]]:
         """Train / validation episodes: by episode, fixed by the seed; statistics use the training ones only."""
-        return split_episodes(len(self.dataset.episodes), self.run.data.val_fraction, self.run.seed)
+        try:
+            return split_episodes(len(self.dataset.episodes), self.run.data.val_fraction, self.run.seed)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
     def _micro_batch(self, plan: StagePlan) -> int:
         world, accum = self.accelerator.num_processes, self.train_cfg.grad_accum
@@ -613,6 +627,11 @@ def _flat_hparams(cfg: DictConfig) -> dict[str, Any]:
     return flat
 
 
+EXIT_STOPPED = 75
+"""Exit status of a run stopped before its end (a signal or ``train.stop_at_step``): EX_TEMPFAIL, "try again",
+so ``train && eval`` does not evaluate an unfinished run. Re-running the same command resumes it."""
+
+
 def resolved(args: list[str]) -> dict[str, Any]:
     """The run config of ``args`` with the method section validated against its Config (``--cfg``)."""
     cfg = compose(args, root="train")
@@ -625,9 +644,14 @@ def resolved(args: list[str]) -> dict[str, Any]:
 
 def run(args: list[str]) -> int:
     """Compose the config from ``args``, then train every stage (or ``stage=``) to its end or a requested stop."""
-    status = Trainer(compose(args, root="train")).fit()
+    try:
+        trainer = Trainer(compose(args, root="train"))
+    except ValueError as exc:  # a config check that escaped foresight.config.validate: still one line
+        raise ConfigError(str(exc)) from exc
+    status = trainer.fit()
     if status == "stopped":
-        print("training stopped early; re-run the same command to resume", file=sys.stderr)
+        print(f"training stopped early (exit {EXIT_STOPPED}); re-run the same command to resume", file=sys.stderr)
+        return EXIT_STOPPED
     return 0
 
 

@@ -20,7 +20,7 @@ from foresight import checkpoint
 from foresight.encoders import register_encoder
 from foresight.interfaces import Budget, Encoder, Method, Stage
 from foresight.registry import register_method
-from foresight.train import main
+from foresight.train import EXIT_STOPPED, main
 from foresight.types import ACTION, ACTION_IS_PAD, STATE, Batch, DataSpec, FeatureSpec, feature_key, image_key
 
 
@@ -115,7 +115,7 @@ def final_weights(run_dir: Path, stage: str) -> dict[str, torch.Tensor]:
 def test_a_run_stopped_and_resumed_matches_an_uninterrupted_one(demo_path, tmp_path, workers):
     extra = [f"train.num_workers={workers}", "data.augment.enabled=true"]
     assert run(demo_path, tmp_path / "full", *extra) == 0
-    assert run(demo_path, tmp_path / "split", *extra, "train.stop_at_step=3") == 0
+    assert run(demo_path, tmp_path / "split", *extra, "train.stop_at_step=3") == EXIT_STOPPED
     assert checkpoint.final_checkpoint(tmp_path / "split" / "a") is None  # really stopped inside stage a
     assert run(demo_path, tmp_path / "split", *extra) == 0
 
@@ -220,7 +220,7 @@ def test_bad_input_is_one_clear_message(demo_path, tmp_path, capsys, args, messa
 
 
 def test_truncated_checkpoint_on_resume_is_a_clear_error(demo_path, tmp_path, capsys):
-    assert run(demo_path, tmp_path / "r", "train.stop_at_step=3") == 0
+    assert run(demo_path, tmp_path / "r", "train.stop_at_step=3") == EXIT_STOPPED
     latest = checkpoint.list_checkpoints(tmp_path / "r" / "a")[-1]
     weights = latest / checkpoint.MODEL_FILE
     weights.write_bytes(weights.read_bytes()[:100])
@@ -229,7 +229,7 @@ def test_truncated_checkpoint_on_resume_is_a_clear_error(demo_path, tmp_path, ca
 
 
 def test_resume_never_refuses_to_touch_an_existing_run(demo_path, tmp_path, capsys):
-    assert run(demo_path, tmp_path / "r", "train.stop_at_step=2") == 0
+    assert run(demo_path, tmp_path / "r", "train.stop_at_step=2") == EXIT_STOPPED
     assert run(demo_path, tmp_path / "r", "train.resume=never") == 2
     assert "already has checkpoints and train.resume=never" in capsys.readouterr().err
 

@@ -67,15 +67,13 @@ class CalvinConfig:
         for name in ("num_sequences", "ep_len", "trials_per_sequence"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"CalvinConfig.{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"env.{name} must be a positive integer, got {value!r}")
         if self.oracle not in ORACLES:
-            raise ValueError(f"CalvinConfig.oracle {self.oracle!r} is unknown; choose one of {list(ORACLES)}")
+            raise ValueError(f"env.oracle {self.oracle!r} is unknown; choose one of {list(ORACLES)}")
         if self.replan_every is not None and (not isinstance(self.replan_every, int) or self.replan_every <= 0):
-            raise ValueError(f"CalvinConfig.replan_every must be a positive integer or None, got {self.replan_every!r}")
+            raise ValueError(f"env.replan_every must be a positive integer or None, got {self.replan_every!r}")
         if self.temporal_ensemble is not None and not self.temporal_ensemble >= 0:
-            raise ValueError(
-                f"CalvinConfig.temporal_ensemble must be a non-negative k or None, got {self.temporal_ensemble!r}"
-            )
+            raise ValueError(f"env.temporal_ensemble must be a non-negative k or None, got {self.temporal_ensemble!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

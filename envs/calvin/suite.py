@@ -56,6 +56,10 @@ class CalvinEnv(EnvSuite):
             for trial in range(self.config.trials_per_sequence)
         ]
 
+    def episode_tasks(self, episode: EpisodeSpec) -> tuple[str, ...]:
+        """A chain asks the policy for its five subtasks, one after the other (never for the chain as a task)."""
+        return tuple(episode.task.split(" -> "))  # chain_name's inverse
+
     def protocol(self) -> dict[str, Any]:
         """The measurement's definition; raises :class:`~foresight.envs.calvin.sim.CalvinNotInstalled` early,
         in the main process, when the real simulator is to be used but calvin_env is not installed."""

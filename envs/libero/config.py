@@ -59,27 +59,28 @@ class LiberoConfig:
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
             raise ValueError(f"LIBERO suite {self.suite!r} is unknown; choose one of {list(SUITES)}")
-        for name in ("trials_per_task", "step_limit", "camera_size"):
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps <= 0):
+            raise ValueError(
+                f"env.max_steps must be a positive integer or null (the suite's limit), got {self.max_steps!r}"
+            )
+        for name in ("trials_per_task", "camera_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"LiberoConfig.{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"env.{name} must be a positive integer, got {value!r}")
         if not isinstance(self.num_steps_wait, int) or self.num_steps_wait < 0:
-            raise ValueError(f"LiberoConfig.num_steps_wait must be a non-negative integer, got {self.num_steps_wait!r}")
+            raise ValueError(f"env.num_steps_wait must be a non-negative integer, got {self.num_steps_wait!r}")
         if self.replan_every is not None and (not isinstance(self.replan_every, int) or self.replan_every <= 0):
-            raise ValueError(f"LiberoConfig.replan_every must be a positive integer or None, got {self.replan_every!r}")
+            raise ValueError(f"env.replan_every must be a positive integer or None, got {self.replan_every!r}")
         if self.temporal_ensemble is not None and not self.temporal_ensemble >= 0:
-            raise ValueError(
-                f"LiberoConfig.temporal_ensemble must be a non-negative k or None, got {self.temporal_ensemble!r}"
-            )
+            raise ValueError(f"env.temporal_ensemble must be a non-negative k or None, got {self.temporal_ensemble!r}")
         if self.image_convention not in IMAGE_CONVENTIONS:
             raise ValueError(
-                f"LiberoConfig.image_convention {self.image_convention!r} is unknown; choose one of "
-                f"{list(IMAGE_CONVENTIONS)}"
+                f"env.image_convention {self.image_convention!r} is unknown; choose one of {list(IMAGE_CONVENTIONS)}"
             )
         if self.tasks is not None:
             tasks = tuple(sorted(self.tasks))
             if not tasks or any(not isinstance(t, int) or t < 0 for t in tasks) or len(set(tasks)) != len(tasks):
-                raise ValueError(f"LiberoConfig.tasks must be distinct non-negative task indices, got {self.tasks!r}")
+                raise ValueError(f"env.tasks must be distinct non-negative task indices, got {self.tasks!r}")
             object.__setattr__(self, "tasks", tasks)
 
     @property

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from foresight.config import ConfigError, load_group, parse_overrides, validate
-from foresight.data.options import CalvinConfig, LeRobotConfig
+from foresight import checks
+from foresight.config import ConfigError, data_choice, load_group, parse_overrides, validate
+from foresight.data.options import CalvinConfig, LeRobotConfig, LiberoReadConfig
 
 
 @dataclass
@@ -63,7 +64,17 @@ class DataConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)  # used by format "demo" only
     lerobot: LeRobotConfig = field(default_factory=LeRobotConfig)  # used by format "lerobot" only
+    libero: LiberoReadConfig = field(default_factory=LiberoReadConfig)  # formats "libero_hdf5" and "demo"
     calvin: CalvinConfig = field(default_factory=CalvinConfig)  # used by format "calvin" only
+
+    def __post_init__(self) -> None:
+        checks.at_least("data.max_episodes", self.max_episodes, 1, optional=True)
+        checks.in_range("data.val_fraction", self.val_fraction, 0.0, 1.0)
+        if self.image_size is not None:
+            if len(self.image_size) != 2:
+                raise ValueError(f"data.image_size={self.image_size!r}: expected [H, W] (or null)")
+            for size in self.image_size:
+                checks.at_least("data.image_size", size, 1)
 
 
 def cache_root() -> Path:
@@ -74,11 +85,12 @@ def cache_root() -> Path:
 def load_data_config(overrides: list[str]) -> DataConfig:
     """``data=NAME`` and ``data.key=value`` arguments -> a validated DataConfig (other arguments are ignored).
 
-    Without ``data=NAME`` the ``demo`` preset is used. Reads only the data group, so a tool such as
+    Without ``data=NAME`` the ``demo`` preset is used, or with ``data.path`` the ``auto`` preset (format detected
+    from what the path holds). Reads only the data group, so a tool such as
     ``foresight.data.inspect`` does not import any method.
     """
     choices, dotted = parse_overrides([o for o in overrides if o.lstrip("+").split("=", 1)[0].split(".")[0] == "data"])
-    node = OmegaConf.create(load_group("data", choices.get("data", "demo")))
+    node = OmegaConf.create(load_group("data", data_choice(choices, dotted, "demo") or "demo"))
     for key, value in dotted:
         sub = key.split(".", 1)[1] if "." in key else ""
         if not sub:

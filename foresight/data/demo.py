@@ -23,7 +23,7 @@ import numpy as np
 from foresight.data.config import DataConfig, cache_root
 from foresight.data.libero_hdf5 import read_libero
 from foresight.data.libero_writer import LiberoHDF5Writer, demo_file_name
-from foresight.data.source import EpisodeDataset, register_format
+from foresight.data.source import DataError, EpisodeDataset, register_format
 from foresight.fileio import write_json
 
 COLOURS = {
@@ -78,6 +78,7 @@ def build_demo_dataset(
     }
     if _manifest_matches(folder, params):
         return folder
+    _check_writable_here(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).unlink(missing_ok=True)
     for old in folder.glob("DEMO_*_demo.hdf5"):
@@ -99,6 +100,26 @@ def build_demo_dataset(
         sizes[demo_file_name(task)] = (folder / demo_file_name(task)).stat().st_size
     write_json(folder / MANIFEST, {**params, "files": sizes})
     return folder
+
+
+def _check_writable_here(folder: Path) -> None:
+    """The demo builder writes only into a new or empty folder or one it built before (it has the manifest):
+    never next to a user's own files, which a later run would then read mixed with synthetic demos."""
+    if folder.exists() and not folder.is_dir():
+        raise DataError(
+            f"data.path {folder} is a file, but format 'demo' builds a synthetic dataset in a folder: to train on "
+            f"that file, give data.path alone (its format is detected) or data=<its preset>"
+        )
+    if not folder.is_dir() or (folder / MANIFEST).exists():
+        return
+    others = sorted(p.name for p in folder.iterdir() if p.name != ".foresight")
+    if others:
+        shown = ", ".join(others[:3]) + (f" (+{len(others) - 3} more)" if len(others) > 3 else "")
+        raise DataError(
+            f"data.path {folder} already holds files ({shown}) that are not a demo dataset: format 'demo' writes "
+            f"synthetic files only into an empty folder or one it built. To train on these files, give data.path "
+            f"alone (its format is detected) or data=<its preset>; for the demo, choose another data.path"
+        )
 
 
 def _manifest_matches(folder: Path, params: dict[str, int]) -> bool:

@@ -2,7 +2,8 @@
 
 Prints where the data came from, how many episodes and frames it has, its tasks with their instructions and
 episode counts, every key a sample can read with its per-frame shape and dtype, and per-dimension action
-statistics. A dataset or config that cannot be read ends with one line on stderr and exit status 2, so a typo in
+statistics, and every episode whose actions or proprio hold a NaN or infinity (exit status 1 when there is one).
+A dataset or config that cannot be read ends with one line on stderr and exit status 2, so a typo in
 ``data.path`` is caught here rather than an hour into a job.
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 from foresight import cli
 from foresight.config import ConfigError
 from foresight.data.config import DataConfig, load_data_config
-from foresight.data.normalize import compute_stats, key_values
+from foresight.data.normalize import compute_stats, describe_nonfinite, key_values, nonfinite
 from foresight.data.source import EpisodeDataset, open_dataset
 from foresight.roles import PROPRIO_ROLES, VIEW_ROLES
 from foresight.types import ACTION
@@ -45,8 +46,8 @@ def keys_table(dataset: EpisodeDataset) -> list[tuple[str, tuple[int, ...], np.d
     return rows
 
 
-def report(dataset: EpisodeDataset, out: TextIO) -> None:
-    """Write the summary of ``dataset`` to ``out``."""
+def report(dataset: EpisodeDataset, out: TextIO) -> list[str]:
+    """Write the summary of ``dataset`` to ``out``; returns the non-finite-value findings (empty when clean)."""
     episodes = dataset.episodes
     lengths = [ep.length for ep in episodes]
     fps = dataset.info.fps
@@ -79,13 +80,33 @@ def report(dataset: EpisodeDataset, out: TextIO) -> None:
     print("roles (what methods ask for by default; data.roles.<role>=<key> changes one):", file=out)
     for role in (*VIEW_ROLES, *PROPRIO_ROLES):
         print(f"  {role:<8} {roles.get(role, '(none: a method asking for it cannot use this dataset)')}", file=out)
-    values = np.concatenate([key_values(ep, ACTION, ()) for ep in episodes])
+    problems = nonfinite_report(dataset)
+    values = np.concatenate([key_values(ep, ACTION, (), check=False) for ep in episodes])
+    finite = np.isfinite(values).all(axis=1)
+    values = values[finite]
     stats = compute_stats(values)
-    print(f"action statistics over {len(values)} frames:", file=out)
+    left_out = f" ({int((~finite).sum())} with a non-finite value left out)" if not finite.all() else ""
+    print(f"action statistics over {len(values)} frames{left_out}:", file=out)
     print(f"  {'dim':>4} {'min':>11} {'max':>11} {'mean':>11} {'std':>11}", file=out)
     for dim in range(values.shape[1]):
         cells = " ".join(f"{float(stats[s][dim]):>11.4g}" for s in ("min", "max", "mean", "std"))
         print(f"  {dim:>4} {cells}", file=out)
+    print(f"non-finite values (NaN / inf): {len(problems) or 'none'}", file=out)
+    for line in problems:
+        print(f"  {line}", file=out)
+    return problems
+
+
+def nonfinite_report(dataset: EpisodeDataset) -> list[str]:
+    """One line per episode and key (actions, each proprio key) holding a NaN or infinity: file, episode, where."""
+    lines = []
+    for ep in dataset.episodes:
+        arrays = [("actions", ep.actions), *((f"proprio {k!r}", v) for k, v in ep.proprio.items())]
+        for what, array in arrays:
+            found = nonfinite(np.asarray(array[:], dtype=np.float64))
+            if found is not None:
+                lines.append(describe_nonfinite(ep, what, found))
+    return lines
 
 
 def resolved(args: list[str]) -> DataConfig:
@@ -96,9 +117,9 @@ def resolved(args: list[str]) -> DataConfig:
 
 
 def run(args: list[str]) -> int:
-    """Inspect the dataset the ``data=`` arguments describe."""
-    report(open_dataset(resolved(args)), sys.stdout)
-    return 0
+    """Inspect the dataset the ``data=`` arguments describe; 1 when it holds non-finite values."""
+    problems = report(open_dataset(resolved(args)), sys.stdout)
+    return 1 if problems else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

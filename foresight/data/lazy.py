@@ -52,6 +52,7 @@ class H5Frames:
         shape: tuple[int, ...],
         convention: str,
         size: tuple[int, int] | None = None,
+        frames: np.ndarray | None = None,
     ) -> None:
         if len(shape) != 4:
             raise ValueError(f"{path}: {key} has shape {shape}, expected (T, H, W, 3) images")
@@ -60,7 +61,10 @@ class H5Frames:
         self.convention = check_convention(convention)
         self.size = tuple(size) if size is not None else None
         height, width = self.size if self.size is not None else shape[1:3]
-        self.shape = (int(shape[0]), int(height), int(width), int(shape[3]))
+        # ``frames``: the stored frames this stack shows, in order (e.g. without no-op steps); None shows all.
+        self.frames = None if frames is None else np.asarray(frames, dtype=np.int64)
+        count = shape[0] if self.frames is None else len(self.frames)
+        self.shape = (int(count), int(height), int(width), int(shape[3]))
 
     @property
     def ndim(self) -> int:
@@ -77,6 +81,11 @@ class H5Frames:
         return frames if dtype is None else frames.astype(dtype)
 
     def __getitem__(self, index: Any) -> np.ndarray:
+        if self.frames is not None:
+            picked = self.frames[index]  # IndexError for out-of-range indices, as the stored stack would raise
+            if np.ndim(picked) == 0:
+                return self._read_frames(np.asarray([picked]))[0]
+            return self._read_frames(picked)
         dataset = open_h5(self.path)[self.key]
         if isinstance(index, int | np.integer):
             return self._finish(dataset[int(index)][None])[0]
@@ -86,6 +95,12 @@ class H5Frames:
         wanted = np.where(wanted < 0, wanted + len(self), wanted)
         if wanted.size and (wanted.min() < 0 or wanted.max() >= len(self)):
             raise IndexError(f"{self.path}: frames {index} out of range for {self.key} with {len(self)} frames")
+        return self._read_frames(wanted)
+
+    def _read_frames(self, wanted: np.ndarray) -> np.ndarray:
+        """Stored frames ``wanted`` (valid, any order, repeats allowed), upright and resized."""
+        dataset = open_h5(self.path)[self.key]
+        wanted = np.asarray(wanted, dtype=np.int64).reshape(-1)
         unique, inverse = np.unique(wanted, return_inverse=True)
         if unique.size and unique[-1] - unique[0] + 1 == unique.size:
             raw = dataset[int(unique[0]) : int(unique[-1]) + 1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -23,6 +24,7 @@ import numpy as np
 
 from foresight.data.config import DataConfig
 from foresight.data.lazy import H5Frames
+from foresight.data.options import LiberoReadConfig
 from foresight.data.orientation import IMAGE_CONVENTIONS
 from foresight.data.source import (
     DataError,
@@ -85,10 +87,16 @@ def read_libero(path: Path, cfg: DataConfig, *, source: str | None = None) -> Ep
         files = [by_task[t] for t in cfg.tasks]
     views = dict(cfg.views) if cfg.views is not None else dict(DEFAULT_VIEWS)
     size = _image_size(cfg)
+    cleaning = getattr(cfg, "libero", None) or LiberoReadConfig()
     episodes: list[Episode] = []
     for file in files:
         episodes += read_file(
-            file, views=views, size=size, max_episodes=cfg.max_episodes, convention=cfg.image_convention
+            file,
+            views=views,
+            size=size,
+            max_episodes=cfg.max_episodes,
+            convention=cfg.image_convention,
+            cleaning=cleaning,
         )
     info = info_from_episodes(episodes, fps=FPS, roles=ROLES, role_overrides=cfg.roles)
     options = {
@@ -99,6 +107,8 @@ def read_libero(path: Path, cfg: DataConfig, *, source: str | None = None) -> Ep
         "views": views,
         "image_convention": cfg.image_convention,
     }
+    if cleaning != LiberoReadConfig():  # only then: the default keeps the fingerprints of existing caches and runs
+        options["cleaning"] = asdict(cleaning)
     fingerprint = fingerprint_files(files, options)
     root = path if path.is_dir() else path.parent
     return EpisodeDataset(
@@ -112,10 +122,8 @@ def read_libero(path: Path, cfg: DataConfig, *, source: str | None = None) -> Ep
 
 
 def _image_size(cfg: DataConfig) -> tuple[int, int] | None:
-    if cfg.image_size is None:
+    if cfg.image_size is None:  # DataConfig has checked it is [H, W] with positive sizes
         return None
-    if len(cfg.image_size) != 2 or min(cfg.image_size) <= 0:
-        raise DataError(f"data.image_size must be [H, W] with positive sizes, got {cfg.image_size}")
     return int(cfg.image_size[0]), int(cfg.image_size[1])
 
 
@@ -126,6 +134,7 @@ def read_file(
     size: tuple[int, int] | None = None,
     max_episodes: int | None = None,
     convention: str | None = None,
+    cleaning: LiberoReadConfig | None = None,
 ) -> list[Episode]:
     """The episodes of one ``<TASK>_demo.hdf5`` file; raises :class:`DataError` naming the file and key."""
     views = dict(DEFAULT_VIEWS) if views is None else views
@@ -156,7 +165,32 @@ def read_file(
         if max_episodes is not None:
             demos = demos[:max_episodes]
         task = task_name_of(file)
-        return [_read_demo(file, data[key], key, task, instruction, views, size, convention) for _, key in demos]
+        cleaning = cleaning or LiberoReadConfig()
+        if cleaning.drop_failed:
+            demos = [(i, key) for i, key in demos if _succeeded(file, data[key], key)]
+        return [
+            _read_demo(file, data[key], key, task, instruction, views, size, convention, cleaning) for _, key in demos
+        ]
+
+
+def _succeeded(file: Path, demo: h5py.Group, key: str) -> bool:
+    """Whether a demonstration's recorded ``dones`` reach 1 (LIBERO's success flag)."""
+    if "dones" not in demo:
+        raise DataError(f"{file}: data.libero.drop_failed needs data/{key}/dones, which is missing")
+    return bool(np.asarray(demo["dones"][()]).any())
+
+
+def noop_mask(actions: np.ndarray, threshold: float) -> np.ndarray:
+    """True for the steps OpenVLA's ``regenerate_libero_dataset.py`` drops as no-ops (see LiberoReadConfig)."""
+    keep = np.ones(len(actions), dtype=bool)
+    previous = None
+    for t, action in enumerate(actions):
+        still = float(np.linalg.norm(action[:-1])) < threshold
+        if still and (previous is None or action[-1] == previous[-1]):
+            keep[t] = False
+            continue
+        previous = action
+    return ~keep
 
 
 def _attr(file: Path, group: h5py.Group, name: str) -> str:
@@ -185,6 +219,7 @@ def _read_demo(
     views: dict[str, str],
     size: tuple[int, int] | None,
     convention: str,
+    cleaning: LiberoReadConfig,
 ) -> Episode:
     def dataset(name: str) -> h5py.Dataset:
         if name not in demo or not isinstance(demo[name], h5py.Dataset):
@@ -205,6 +240,14 @@ def _read_demo(
                 "every array of a demo must share its time axis"
             )
 
+    all_actions = np.asarray(actions[()], dtype=np.float32)
+    kept = None
+    if cleaning.filter_noops:
+        kept = np.flatnonzero(~noop_mask(all_actions, cleaning.noop_threshold))
+        if len(kept) == 0:
+            raise DataError(
+                f"{file}: every step of data/{key} is a no-op; leave it out or set data.libero.filter_noops=false"
+            )
     images = {}
     for view, file_key in views.items():
         ds = dataset(f"obs/{file_key}")
@@ -213,21 +256,22 @@ def _read_demo(
             raise DataError(
                 f"{file}: data/{key}/obs/{file_key} is {ds.dtype} {ds.shape}, expected uint8 (T, H, W, 3) images"
             )
-        images[view] = H5Frames(str(file), ds.name, ds.shape, convention, size)
+        images[view] = H5Frames(str(file), ds.name, ds.shape, convention, size, frames=kept)
     proprio = {}
     obs = demo.get("obs", {})
     for name in PROPRIO_KEYS:
         if name in obs:
             ds = obs[name]
             check_length(f"obs/{name}", ds)
-            proprio[name] = np.asarray(ds[()], dtype=np.float32).reshape(length, -1)
+            values = np.asarray(ds[()], dtype=np.float32).reshape(length, -1)
+            proprio[name] = values if kept is None else values[kept]
     return Episode(
         episode_id=f"{task}/{key}",
         task=task,
         instruction=instruction,
-        actions=np.asarray(actions[()], dtype=np.float32),
+        actions=all_actions if kept is None else all_actions[kept],
         proprio=proprio,
         images=images,
         source=str(file),
-        meta={"file": str(file), "demo": key, "image_convention": convention},
+        meta={"file": str(file), "demo": key, "image_convention": convention, "recorded_length": length},
     )

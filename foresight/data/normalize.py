@@ -29,7 +29,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from foresight.data.source import EpisodeDataset
+from foresight.data.source import DataError, EpisodeDataset
 from foresight.fileio import atomic_write
 from foresight.types import ACTION, NORMALIZATION_MODES, STATE, DataSpec, Episode
 
@@ -38,13 +38,50 @@ STATS = ("min", "max", "mean", "std")
 _FORMAT = "foresight.normalizer/1"
 
 
-def key_values(episode: Episode, key: str, proprio_keys: Sequence[str]) -> np.ndarray:
-    """All frames of ``key`` (``action`` or ``observation.state``) in one episode, ``(T, dim)`` float64."""
+def key_values(episode: Episode, key: str, proprio_keys: Sequence[str], *, check: bool = True) -> np.ndarray:
+    """All frames of ``key`` (``action`` or ``observation.state``) in one episode, ``(T, dim)`` float64.
+
+    With ``check`` a NaN or infinity is a :class:`DataError` naming the file, episode and key: left in, it would
+    turn the statistics and then the first loss into NaN, which looks like a learning-rate problem.
+    """
     if key == ACTION:
-        return np.asarray(episode.actions[:], dtype=np.float64)
+        values = np.asarray(episode.actions[:], dtype=np.float64)
+        if check:
+            check_finite(values, episode, "actions")
+        return values
     if key == STATE:
-        return np.concatenate([np.asarray(episode.proprio[k][:], dtype=np.float64) for k in proprio_keys], axis=-1)
+        parts = [np.asarray(episode.proprio[k][:], dtype=np.float64) for k in proprio_keys]
+        if check:
+            for name, part in zip(proprio_keys, parts, strict=True):
+                check_finite(part, episode, f"proprio {name!r}")
+        return np.concatenate(parts, axis=-1)
     raise KeyError(f"no statistics for key {key!r}: normalisable keys are {ACTION!r} and {STATE!r}")
+
+
+def nonfinite(values: np.ndarray) -> tuple[int, int, int] | None:
+    """``(first frame, its first dimension, count)`` of the NaN / infinite entries of a ``(T, dim)`` array."""
+    bad = ~np.isfinite(values.reshape(len(values), -1))
+    if not bad.any():
+        return None
+    frame, dim = (int(i) for i in np.argwhere(bad)[0])
+    return frame, dim, int(bad.sum())
+
+
+def describe_nonfinite(episode: Episode, what: str, found: tuple[int, int, int]) -> str:
+    frame, dim, count = found
+    return (
+        f"{episode.source or 'dataset'}: episode {episode.episode_id}, {what}: {count} non-finite value(s) "
+        f"(NaN or inf), first at frame {frame}, dimension {dim}"
+    )
+
+
+def check_finite(values: np.ndarray, episode: Episode, what: str) -> None:
+    found = nonfinite(values)
+    if found is not None:
+        raise DataError(
+            f"{describe_nonfinite(episode, what, found)}; fix or leave out that episode "
+            f"(python -m foresight.data.inspect lists every such episode)"
+        )
 
 
 def compute_stats(values: np.ndarray) -> dict[str, np.ndarray]:

@@ -32,6 +32,27 @@ class LeRobotConfig:
 
 
 @dataclass
+class LiberoReadConfig:
+    """How to read LIBERO HDF5 files (``data.libero.*``), including the cleaning CLaD's authors trained on.
+
+    Their fork trains on OpenVLA's regenerated LIBERO files (``regenerate_libero_dataset.py``): re-rendered at
+    256², with no-op actions removed and demonstrations that failed on replay dropped. ``filter_noops`` applies
+    OpenVLA's no-op rule to the official files at read time: a step is dropped when the L2 norm of its first six
+    action dimensions is below ``noop_threshold`` and its gripper command equals that of the last kept step (the
+    first step only needs the small norm). ``drop_failed`` drops demonstrations whose recorded ``dones`` never
+    reach 1 (OpenVLA's replay check needs the simulator; on the official files every demonstration ends done).
+    """
+
+    filter_noops: bool = False  # off: the official files as recorded
+    noop_threshold: float = 1e-4  # OpenVLA is_noop threshold
+    drop_failed: bool = False  # off: keep every demonstration
+
+    def __post_init__(self) -> None:
+        if not self.noop_threshold >= 0:
+            raise ValueError(f"data.libero.noop_threshold={self.noop_threshold!r}: expected a number >= 0")
+
+
+@dataclass
 class CalvinConfig:
     """How to read a CALVIN split (``calvin/dataset/README.md``; ``calvin_agent/datasets/disk_dataset.py``)."""
 

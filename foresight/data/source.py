@@ -119,8 +119,9 @@ def detect_format(path: Path) -> str:
             return name
     hint = f" (formats that could not be loaded: {failed})" if failed else ""
     raise DataError(
-        f"cannot tell the format of {path}: no reader recognises it{hint}. Set data.format to one of "
-        f"{sorted(set(FORMATS) | set(BUILTIN_MODULES))}"
+        f"cannot tell the format of {path}: no reader recognises it{hint}. Expected a LIBERO *.hdf5 file or a "
+        f"folder of them, a LeRobot folder (meta/info.json) or a CALVIN root or split (ep_start_end_ids.npy); "
+        f"or set data.format to one of {sorted(set(FORMATS) | set(BUILTIN_MODULES))}"
     )
 
 

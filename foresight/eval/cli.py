@@ -8,6 +8,7 @@ checkpoint. The same command under ``accelerate launch`` shards the episodes ove
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ class EvalRun:
     env: DictConfig
     env_label: str
     eval: EvalConfig
+    env_overrides: tuple[str, ...] = ()  # env.* keys set on the command line
 
 
 def parse_args(args: list[str]) -> EvalRun:
@@ -58,7 +60,50 @@ def parse_args(args: list[str]) -> EvalRun:
         env=cfg.env,
         env_label=Path(choices["env"]).stem,
         eval=validate(cfg.eval, EvalConfig, "eval"),
+        env_overrides=tuple(key.split(".", 1)[1] for key, _ in dotted if key.startswith("env.")),
     )
+
+
+def training_frame_size(info: Any, views: tuple[str, ...]) -> int | None:
+    """The square frame size the policy's views were trained at (``DatasetInfo.image_shapes``, ``(3, H, W)``),
+    or None when it reads no image or its views differ in size or are not square."""
+    sizes = set()
+    for view in views:
+        shape = tuple(info.image_shapes.get(view, ()))
+        if len(shape) == 3:
+            height, width = shape[1:] if shape[0] == 3 else shape[:2]
+            sizes.add((int(height), int(width)))
+    if len(sizes) != 1:
+        return None
+    ((height, width),) = sizes
+    return height if height == width else None
+
+
+def match_training_resolution(suite: Any, run: EvalRun, loaded: Any) -> Any:
+    """Render at the resolution the checkpoint was trained at (a suite with ``camera_size``: LIBERO).
+
+    Rendering at 128² for a policy trained on 256² frames (OpenVLA's regenerated files, as CLaD's authors used)
+    would measure it on inputs it never saw. ``env.camera_size`` on the command line still wins, with a warning.
+    """
+    current = getattr(suite.config, "camera_size", None)
+    size = training_frame_size(loaded.method.info, tuple(loaded.spec.views))
+    if current is None or size is None or size == current:
+        return suite
+    if "camera_size" in run.env_overrides:
+        print(
+            f"warning: rendering at {current}x{current} (env.camera_size), but the checkpoint was trained on "
+            f"{size}x{size} frames",
+            file=sys.stderr,
+        )
+        return suite
+    from foresight.factory import build_env
+
+    print(
+        f"note: rendering at {size}x{size}, the frame size the checkpoint was trained on (env.camera_size=N to "
+        "override)",
+        file=sys.stderr,
+    )
+    return build_env(OmegaConf.merge(run.env, {"camera_size": size}))
 
 
 def default_out_dir(ckpt: Path, env_label: str) -> Path:
@@ -120,25 +165,42 @@ def resolved(args: list[str]) -> dict[str, Any]:
     return {"checkpoint": job.checkpoint, "env": job.env, "eval": job.eval}
 
 
+class Terminated(Exception):
+    """SIGTERM (a job scheduler's stop, ``kill``) raised in the main process, handled like Ctrl-C."""
+
+
+def _raise_terminated(_signum: int, _frame: Any) -> None:
+    raise Terminated
+
+
 def run(args: list[str]) -> int:
     """Parse, check the simulator is there, load the policy, run (or resume) the protocol, print the summary."""
     from foresight.checkpoint import load_policy
     from foresight.eval.results import EPISODES_FILE
     from foresight.eval.runner import evaluate, process_state
     from foresight.factory import build_env
+    from foresight.resume import unfinished_note
 
     job = parse_args(args)
     suite = build_env(job.env)
     suite.protocol()  # where an env checks that its simulator is installed: before a checkpoint is loaded
     state = process_state()
     loaded = load_policy(job.checkpoint, device=job.eval.device or state.device)
+    suite = match_training_resolution(suite, job, loaded)
+    unfinished = unfinished_note(loaded.path, loaded.provenance)
+    if unfinished and state.is_main_process:
+        print(f"warning: {unfinished}; this evaluates an unfinished run", file=sys.stderr)
     out_dir = Path(job.eval.out) if job.eval.out else default_out_dir(loaded.path, job.env_label)
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         summary = evaluate(suite, loaded, job.eval, out_dir, label=job.env_label, state=state)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: re-run the same command to resume (finished episodes are in {out_dir / EPISODES_FILE})",
+    except (KeyboardInterrupt, Terminated) as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\n{how}: re-run the same command to resume (finished episodes are in {out_dir / EPISODES_FILE})",
               file=sys.stderr)  # fmt: skip
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     if summary is not None:
         print_summary(summary, out_dir)
     return 0

@@ -25,7 +25,8 @@ class EvalConfig:
     ``seed`` seeds the policy's sampling (a diffusion head's noise); with the official fixed initial states
     it is the only randomness left (openvla issue #172). ``retries`` is how often an episode whose worker
     crashed is run again on a fresh worker before it is recorded as an error. ``worker_timeout_s`` treats a
-    worker silent for that long (a hung EGL context) as crashed.
+    worker silent for that long (a hung EGL context) as crashed. ``allow_unseen_tasks`` evaluates episodes whose
+    tasks the checkpoint was not trained on (refused by default, before any simulator starts).
     """
 
     tasks: list[int] | int | str | None = None
@@ -39,6 +40,7 @@ class EvalConfig:
     retries: int = 1
     worker_timeout_s: float = 600.0
     progress: bool = True
+    allow_unseen_tasks: bool = False
 
     def __post_init__(self) -> None:
         self.tasks = _parse_tasks(self.tasks)

@@ -74,6 +74,25 @@ def select_episodes(episodes: list[EpisodeSpec], config: EvalConfig) -> list[Epi
     return episodes
 
 
+def check_task_set(suite: EnvSuite, episodes: list[EpisodeSpec], trained: tuple[str, ...], config: EvalConfig) -> None:
+    """Refuse, before any simulator starts, episodes that ask for tasks the checkpoint was not trained on.
+
+    A policy that embeds the task index has nothing to look up for such a task, and one conditioned on language
+    is measured out of distribution; ``eval.allow_unseen_tasks=true`` evaluates anyway (zero-shot studies).
+    """
+    if config.allow_unseen_tasks:
+        return
+    known = set(trained)
+    unknown = sorted({task for e in episodes for task in suite.episode_tasks(e) if task not in known})
+    if unknown:
+        shown = ", ".join(unknown[:8]) + (f" (+{len(unknown) - 8} more)" if len(unknown) > 8 else "")
+        raise EvalError(
+            f"the checkpoint was not trained on {len(unknown)} task(s) this evaluation asks for: {shown}; it knows "
+            f"{len(known)} task(s) ({', '.join(list(trained)[:4])}{', ...' if len(known) > 4 else ''}). Evaluate "
+            f"on the suite it was trained for, select episodes with eval.tasks, or set eval.allow_unseen_tasks=true"
+        )
+
+
 def resolve_execution(suite: EnvSuite, chunk_length: int) -> dict[str, Any]:
     """How chunks become actions, from the suite's protocol options ``replan_every`` / ``temporal_ensemble``.
 
@@ -286,6 +305,7 @@ def evaluate(
     execution = resolve_execution(suite, chunk_length)
     protocol = suite.protocol()
     selected = select_episodes(suite.episodes(), config)
+    check_task_set(suite, selected, tuple(loaded.method.info.tasks), config)
     log = EpisodeLog(out_dir / EPISODES_FILE)
     identity = {"env": suite.name, "protocol": protocol, "execution": execution, "checkpoint": loaded.provenance}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from foresight import checks
 from foresight.budget import Budget
 
 AttentionMode = Literal["p_to_s", "s_to_p", "symmetric"]
@@ -27,6 +28,9 @@ class VLMConfig:
     text_dim: int = 1024  # DecisionNCE RN50 joint space
     views: tuple[str, ...] = ("primary",)  # fork: third-person view (a role: LIBERO agentview, CALVIN static)
     feature_norm: Literal["rms", "none"] = "rms"  # ours: unit-RMS embeddings (fork z-scores per view); see docs
+
+    def __post_init__(self) -> None:
+        checks.literal_fields(self, "vlm")
 
 
 @dataclass
@@ -54,6 +58,9 @@ class DynamicsConfig:
     use_recon: bool = True  # Table 4 ablation: false trains with L_latent only
     normalize_prediction: bool = False  # eq. 17 normalises the target only (paper); the digest normalises both
     loss_reduction: Literal["sum", "mean"] = "sum"  # eq. 17/18 norms sum over features (paper); mean = per element
+    # "sum": each modality's term as written (a 1024-d term outweighs the 9-d proprio one ~100-200:1);
+    # "per_dim": each term x (mean width of its pair / its width), every feature dimension weighs alike. See docs.
+    modality_weighting: Literal["sum", "per_dim"] = "sum"
     budget: Budget = field(
         default_factory=lambda: Budget(
             steps=25_000,  # §5.1
@@ -65,6 +72,7 @@ class DynamicsConfig:
     )
 
     def __post_init__(self) -> None:
+        checks.literal_fields(self, "dynamics")
         if not 0.0 <= self.mask_ratio <= 1.0:
             raise ValueError(f"dynamics.mask_ratio must be in [0, 1], got {self.mask_ratio}")
         if not 0.0 <= self.ema_momentum <= 1.0:
@@ -73,6 +81,11 @@ class DynamicsConfig:
             raise ValueError(f"dynamics.hidden_dim={self.hidden_dim} is not divisible by num_heads={self.num_heads}")
         if self.tau < 1:
             raise ValueError(f"dynamics.tau must be >= 1, got {self.tau}")
+        if self.modality_weighting == "per_dim" and self.loss_reduction == "mean":
+            raise ValueError(
+                "dynamics.modality_weighting=per_dim rescales summed norms; with loss_reduction=mean every dimension "
+                "already weighs alike: choose one"
+            )
 
 
 @dataclass
@@ -97,6 +110,9 @@ class PolicyConfig:
             ema_decay=None,  # paper silent, fork uses none
         )
     )
+
+    def __post_init__(self) -> None:
+        checks.literal_fields(self, "policy")
 
 
 @dataclass

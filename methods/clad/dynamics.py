@@ -91,6 +91,20 @@ def recon_loss(reconstruction: torch.Tensor, target: torch.Tensor, reduction: st
     return _reduce((reconstruction - target).abs(), reduction)
 
 
+def modality_weights(widths: dict[str, int], weighting: str) -> dict[str, float]:
+    """Weights of a pair of per-modality terms of eq. 17 or 18 whose norms sum over ``widths`` features.
+
+    ``sum``: 1 each, as written. ``per_dim``: mean width / width, so at equal per-dimension error both modalities
+    contribute equally and the pair's total equals the ``sum`` total (λ_recon keeps its scale).
+    """
+    if weighting == "sum":
+        return {name: 1.0 for name in widths}
+    if weighting == "per_dim":
+        mean = sum(widths.values()) / len(widths)
+        return {name: mean / width for name, width in widths.items()}
+    raise ValueError(f"unknown dynamics.modality_weighting {weighting!r}; expected 'sum' or 'per_dim'")
+
+
 def _reduce(per_element: torch.Tensor, reduction: str) -> torch.Tensor:
     """``sum``: the norm as written (summed over features), averaged over the batch; ``mean``: per element."""
     if reduction == "sum":
@@ -279,13 +293,15 @@ class CrossModalDynamics(Foresight):
         target_p, target_s = self.target_embeddings(p_next, v_next, language)
 
         cfg = self.cfg
-        latent_p = latent_loss(out["proprio"], target_p, cfg.normalize_prediction, cfg.loss_reduction)
-        latent_s = latent_loss(out["semantic"], target_s, cfg.normalize_prediction, cfg.loss_reduction)
+        w = modality_weights({"p": target_p.shape[-1], "s": target_s.shape[-1]}, cfg.modality_weighting)
+        latent_p = w["p"] * latent_loss(out["proprio"], target_p, cfg.normalize_prediction, cfg.loss_reduction)
+        latent_s = w["s"] * latent_loss(out["semantic"], target_s, cfg.normalize_prediction, cfg.loss_reduction)
         losses = {"latent_proprio": latent_p, "latent_semantic": latent_s, "latent": latent_p + latent_s}
         total = losses["latent"]
         if cfg.use_recon:
-            recon_p = recon_loss(self.proprio_decoder(out["proprio"]), p_next, cfg.loss_reduction)
-            recon_s = recon_loss(self.semantic_decoder(out["semantic"]), v_next, cfg.loss_reduction)
+            w = modality_weights({"p": p_next.shape[-1], "s": v_next.shape[-1]}, cfg.modality_weighting)
+            recon_p = w["p"] * recon_loss(self.proprio_decoder(out["proprio"]), p_next, cfg.loss_reduction)
+            recon_s = w["s"] * recon_loss(self.semantic_decoder(out["semantic"]), v_next, cfg.loss_reduction)
             losses.update(recon_proprio=recon_p, recon_semantic=recon_s, recon=recon_p + recon_s)
             total = total + cfg.lambda_recon * losses["recon"]
         losses["loss"] = total

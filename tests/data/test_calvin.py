@@ -1,4 +1,4 @@
-"""CALVIN reader on the real-format fixture recorded with calvin_env (../shared/fixtures/calvin)."""
+"""CALVIN reader on the real-format fixture recorded with calvin_env (tests/fixtures/calvin, see its README)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from foresight.data.config import DataConfig
 from foresight.data.options import CalvinConfig
 from foresight.data.source import DataError, open_dataset
 
-ROOT = Path("/work/shared/fixtures/calvin/dataset")
-pytestmark = pytest.mark.skipif(not ROOT.exists(), reason="CALVIN fixture not present")
+ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "calvin" / "dataset"
 
 
 def frame(split: str, frame_id: int) -> np.lib.npyio.NpzFile:

@@ -136,8 +136,8 @@ def test_unknown_format_and_tasks_list_the_options(tmp_path):
     write(tmp_path)
     with pytest.raises(DataError, match=rf"data.tasks \['nope'\] not found in .*available tasks: \['{TASK}'\]"):
         open_dataset(libero(tmp_path, tasks=["nope"]))
-    with pytest.raises(DataError, match=r"data.image_size must be \[H, W\]"):
-        open_dataset(libero(tmp_path, image_size=[0, 4]))
+    with pytest.raises(ValueError, match=r"data.image_size=0: expected a number >= 1"):  # checked by DataConfig
+        libero(tmp_path, image_size=[0, 4])
 
 
 def test_lerobot_revision_is_passed_to_the_hub(monkeypatch):

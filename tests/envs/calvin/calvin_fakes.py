@@ -23,6 +23,8 @@ from torch import nn
 
 from foresight.checkpoint import LoadedPolicy
 from foresight.data import Normalizer
+from foresight.envs.calvin.oracle import load_task_definitions
+from foresight.envs.calvin.resources import TASKS, data_file
 from foresight.interfaces import Budget, Method, Stage
 from foresight.types import ACTION, INSTRUCTION, STATE, TASK_INDEX, DatasetInfo, DataSpec
 
@@ -258,7 +260,13 @@ class SubtaskIndexPolicy(Method):
         return torch.from_numpy(np.stack(rows)).float() * self.scale
 
 
-def calvin_info(tasks: tuple[str, ...] = ("open_drawer",)) -> DatasetInfo:
+def calvin_tasks() -> tuple[str, ...]:
+    """The 34 official CALVIN tasks (tasks.yaml order): a policy trained on ABC has seen every one of them."""
+    return tuple(load_task_definitions(data_file(TASKS)))
+
+
+def calvin_info(tasks: tuple[str, ...] | None = None) -> DatasetInfo:
+    tasks = calvin_tasks() if tasks is None else tasks
     return DatasetInfo(
         action_dim=7,
         proprio_dims={"robot_obs": 15, "scene_obs": 24},

@@ -22,8 +22,7 @@ from foresight.envs.calvin import TaskOracle, make_oracle
 from foresight.envs.calvin.oracle import load_task_definitions
 from foresight.envs.calvin.resources import TASKS, data_file
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "calvin"
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"CALVIN fixtures not found at {FIXTURES}")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "calvin"  # trimmed copy, see its README
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +32,9 @@ def oracle() -> TaskOracle:
 
 @pytest.fixture(scope="module")
 def traces() -> list[dict[str, Any]]:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"CALVIN fixtures not found at {FIXTURES}")
     return json.loads((FIXTURES / "oracle_traces.json").read_text())
 
 
-@needs_fixtures
 def test_shipped_tasks_yaml_is_the_recorded_official_one() -> None:
     assert data_file(TASKS).read_bytes() == (FIXTURES / "tasks.yaml").read_bytes()
     definitions = load_task_definitions(data_file(TASKS))
@@ -46,7 +42,6 @@ def test_shipped_tasks_yaml_is_the_recorded_official_one() -> None:
     assert definitions["open_drawer"] == ["move_door_rel", "base__drawer", 0.12]
 
 
-@needs_fixtures
 def test_agrees_with_the_official_oracle_on_every_recorded_rollout(oracle: TaskOracle, traces: list) -> None:
     assert len(traces) == 14 and sum(t["is_negative"] for t in traces) == 4
     for trace in traces:
@@ -60,7 +55,6 @@ def test_agrees_with_the_official_oracle_on_every_recorded_rollout(oracle: TaskO
             assert oracle.completed(trace["end_info"], trace["end_info"], {task}) == set()
 
 
-@needs_fixtures
 def test_reversed_door_and_light_rollouts_are_the_opposite_tasks(oracle: TaskOracle, traces: list) -> None:
     opposite = {"open_drawer": "close_drawer", "move_slider_left": "move_slider_right", "turn_on_led": "turn_off_led"}
     opposite |= {v: k for k, v in opposite.items()} | {"turn_on_lightbulb": "turn_off_lightbulb"}
@@ -93,7 +87,6 @@ def _turn(info: dict, name: str, rotvec_degrees: tuple[float, float, float]) -> 
     block["current_orn"] = list(turned.as_quat())
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     ("rotvec", "moved", "expected"),
     [
@@ -111,7 +104,6 @@ def test_rotation(oracle: TaskOracle, scene: dict, rotvec: tuple, moved: float, 
     assert oracle.completed(scene, end) == expected
 
 
-@needs_fixtures
 def test_rotation_needs_the_block_put_down(oracle: TaskOracle, scene: dict) -> None:
     end = copy.deepcopy(scene)
     _turn(end, "block_red", (0, 0, 70))
@@ -119,7 +111,6 @@ def test_rotation_needs_the_block_put_down(oracle: TaskOracle, scene: dict) -> N
     assert oracle.completed(scene, end) == set()
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     ("dx", "expected"), [(0.12, {"push_red_block_right"}), (-0.12, {"push_red_block_left"}), (0.08, set())]
 )
@@ -131,7 +122,6 @@ def test_push(oracle: TaskOracle, scene: dict, dx: float, expected: set) -> None
     assert oracle.completed(scene, end) == set()
 
 
-@needs_fixtures
 def test_lift_needs_height_and_only_the_robot_holding_it(oracle: TaskOracle, scene: dict) -> None:
     robot = scene["robot_info"]["uid"]
     end = copy.deepcopy(scene)
@@ -147,7 +137,6 @@ def test_lift_needs_height_and_only_the_robot_holding_it(oracle: TaskOracle, sce
     assert oracle.completed(start, end) == {"lift_red_block_slider"}
 
 
-@needs_fixtures
 @pytest.mark.parametrize(("link", "task"), [("plank_link", "place_in_slider"), ("drawer_link", "place_in_drawer")])
 def test_place(oracle: TaskOracle, scene: dict, link: str, task: str) -> None:
     robot, table = scene["robot_info"]["uid"], scene["scene_info"]["fixed_objects"]["table"]
@@ -161,7 +150,6 @@ def test_place(oracle: TaskOracle, scene: dict, link: str, task: str) -> None:
     assert oracle.completed(start, end) == set()
 
 
-@needs_fixtures
 def test_push_into_drawer_like_the_official_check_ignores_the_robot(oracle: TaskOracle, scene: dict) -> None:
     robot, table = scene["robot_info"]["uid"], scene["scene_info"]["fixed_objects"]["table"]
     start, end = copy.deepcopy(scene), copy.deepcopy(scene)
@@ -172,7 +160,6 @@ def test_push_into_drawer_like_the_official_check_ignores_the_robot(oracle: Task
     assert oracle.completed(start, end) == {"push_into_drawer"}
 
 
-@needs_fixtures
 def test_stack_and_unstack(oracle: TaskOracle, scene: dict) -> None:
     blue_uid = _block(scene, "block_blue")["uid"]
     stacked = copy.deepcopy(scene)

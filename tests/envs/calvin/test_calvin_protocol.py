@@ -15,8 +15,7 @@ from foresight.envs.calvin.protocol import load_protocol
 from foresight.envs.calvin.resources import INSTRUCTIONS, SEQUENCES, TASKS, data_file
 from foresight.envs.calvin.sequences import condition_seed
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "calvin"
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"CALVIN fixtures not found at {FIXTURES}")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "calvin"  # trimmed copy, see its README
 
 
 def test_fnv1_32_matches_pyfasthash_test_vectors() -> None:
@@ -32,7 +31,6 @@ def test_fnv1_32_matches_pyfasthash_test_vectors() -> None:
         fnv1_32(5)  # type: ignore[arg-type]
 
 
-@needs_fixtures
 def test_shipped_sequences_are_byte_identical_to_the_recorded_official_ones() -> None:
     shipped, recorded = data_file(SEQUENCES).read_bytes(), (FIXTURES / "eval_sequences.json").read_bytes()
     assert hashlib.sha256(shipped).hexdigest() == hashlib.sha256(recorded).hexdigest()
@@ -44,7 +42,6 @@ def test_shipped_sequences_are_byte_identical_to_the_recorded_official_ones() ->
     assert chains[0].subtasks[0] == "rotate_blue_block_right"  # also in RoboFlamingo's committed copy
 
 
-@needs_fixtures
 def test_reset_states_equal_the_official_ones_for_the_first_20_chains() -> None:
     recorded = json.loads((FIXTURES / "initial_states.json").read_text())
     chains = load_sequences(data_file(SEQUENCES))
@@ -59,7 +56,6 @@ def test_reset_states_equal_the_official_ones_for_the_first_20_chains() -> None:
         np.testing.assert_array_equal(scene_obs, np.array(entry["scene_obs"]))
 
 
-@needs_fixtures
 def test_the_seed_is_fnv1_of_the_condition_values_text() -> None:
     condition = json.loads((FIXTURES / "initial_states.json").read_text())[0]["initial_condition"]
     text = "dict_values([1, 1, 'left', 'open', 'slider_left', 'table', 'slider_right', 0])"
@@ -154,7 +150,6 @@ def test_every_oracle_task_has_exactly_one_validation_instruction() -> None:
         load_instructions(data_file(INSTRUCTIONS), ["open_drawer", "juggle"])
 
 
-@needs_fixtures
 def test_shipped_instructions_match_the_fixture_validation_annotations() -> None:
     recorded = np.load(FIXTURES / "dataset" / "validation" / "lang_annotations" / "embeddings.npy", allow_pickle=True)
     recorded = recorded.item()

@@ -27,8 +27,7 @@ pytestmark = pytest.mark.skipif(
     reason="calvin_env is not installed (it is not on PyPI; see docs/envs/calvin.md)",
 )
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "calvin"
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"CALVIN fixtures not found at {FIXTURES}")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "calvin"  # trimmed copy, see its README
 FILLER = ["turn_on_led", "turn_off_led", "rotate_red_block_left", "push_pink_block_left", "stack_block"]
 
 
@@ -37,7 +36,6 @@ def _traces() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.slow
-@needs_fixtures
 def test_scene_d_resets_to_official_chains_and_steps() -> None:
     recorded = json.loads((FIXTURES / "initial_states.json").read_text())
     suite = CalvinEnv(CalvinConfig(num_sequences=3))
@@ -66,7 +64,6 @@ def test_scene_d_resets_to_official_chains_and_steps() -> None:
 
 
 @pytest.mark.slow
-@needs_fixtures
 def test_a_dataset_config_with_a_tactile_camera_builds_without_tacto(tmp_path: Path) -> None:
     """The official dataset's merged_config.yaml has a tactile camera (needs tacto); it must be dropped."""
     import yaml
@@ -108,7 +105,6 @@ def _replay(tmp_path: Path, trace: dict[str, Any], first: str, ep_len: int) -> t
 
 
 @pytest.mark.slow
-@needs_fixtures
 def test_a_recorded_rollout_completes_its_subtask_through_the_adapter(tmp_path: Path) -> None:
     trace = _traces()["open_drawer"]
     states = np.load(FIXTURES / "oracle_traces.npz")
@@ -130,7 +126,6 @@ def test_a_recorded_rollout_completes_its_subtask_through_the_adapter(tmp_path: 
 
 
 @pytest.mark.slow
-@needs_fixtures
 def test_a_recorded_near_miss_fails_its_subtask_at_the_step_limit(tmp_path: Path) -> None:
     trace = _traces()["neg_drawer_partial"]
     results, _, env = _replay(tmp_path, trace, "open_drawer", ep_len=trace["n_steps"])
@@ -164,7 +159,6 @@ def _perturbations(rng: np.random.Generator, start: dict, end: dict) -> dict:
     return end
 
 
-@needs_fixtures
 def test_data_driven_oracle_equals_calvin_env_tasks_on_perturbed_infos() -> None:
     ours, official = TaskOracle(data_file(TASKS)), OfficialOracle(data_file(TASKS))
     rng = np.random.default_rng(0)

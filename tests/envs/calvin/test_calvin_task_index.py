@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from calvin_fakes import (
     CLOSED_DARK,
     STEPS_NEEDED,
@@ -80,3 +81,22 @@ def test_the_episode_task_is_used_when_the_observation_names_none(tmp_path: Path
         Query(task="close_drawer", observation={**frame, "task": "juggle"}),
     ]
     assert policy.batch(queries)[TASK_INDEX].tolist() == [1, 0, -1, -1]
+
+
+def test_a_checkpoint_missing_subtasks_of_the_selected_chains_is_refused_before_simulators_start(
+    tmp_path: Path,
+) -> None:
+    from foresight.eval.config import EvalConfig
+    from foresight.eval.results import EvalError
+    from foresight.eval.runner import check_task_set
+
+    path = tmp_path / "chains.json"
+    other = ["open_drawer", "push_pink_block_right", "turn_on_led", "lift_blue_block_table", "close_drawer"]
+    path.write_text(json.dumps([[CLOSED_DARK, CHAIN], [CLOSED_DARK, other]]))
+    suite = CalvinEnv(CalvinConfig(sequences_file=str(path), num_sequences=2, oracle="foresight"), fake_sim)
+    first, second = suite.episodes()
+    assert suite.episode_tasks(first) == tuple(CHAIN)
+    check_task_set(suite, [first], TRAINING_TASKS, EvalConfig())  # every subtask of chain 0 was trained on
+    with pytest.raises(EvalError) as info:
+        check_task_set(suite, [first, second], TRAINING_TASKS, EvalConfig())
+    assert "2 task(s) this evaluation asks for: lift_blue_block_table, push_pink_block_right;" in str(info.value)
