@@ -133,7 +133,7 @@ def test_a_run_resumed_with_ema_restores_the_average_and_its_update_count(demo_p
     EMA (which evaluation loads) equals the uninterrupted run's, not an average of the steps after the resume."""
     assert run(demo_path, tmp_path / "full", "method.ema_decay=0.9") == 0
     for _ in range(2):
-        assert run(demo_path, tmp_path / "split", "method.ema_decay=0.9", "train.stop_at_step=3") == 0
+        assert run(demo_path, tmp_path / "split", "method.ema_decay=0.9", "train.stop_at_step=3") == EXIT_STOPPED
     assert checkpoint.final_checkpoint(tmp_path / "split" / "a") is not None
     assert checkpoint.final_checkpoint(tmp_path / "split" / "b") is None  # really stopped inside stage b
     assert run(demo_path, tmp_path / "split", "method.ema_decay=0.9") == 0

@@ -10,9 +10,9 @@ import pytest
 from test_train import demo_path, run  # noqa: F401  (the module fixture and the tiny two-stage method)
 
 from foresight import checkpoint
-from foresight.config import compose
+from foresight.config import compose, validate
 from foresight.data import DataError
-from foresight.data.config import load_data_config
+from foresight.data.config import DataConfig, load_data_config
 from foresight.data.demo import MANIFEST, build_demo_dataset
 from foresight.resume import RESUMES_FILE, unfinished_note
 from foresight.train import EXIT_STOPPED, main
@@ -26,8 +26,9 @@ def test_data_path_alone_detects_the_format_instead_of_building_the_demo(tmp_pat
     before = sorted(p.name for p in libero.iterdir())
     cfg = load_data_config([f"data.path={libero}"])
     assert (cfg.format, cfg.name) == ("auto", "auto")
-    assert compose([f"data.path={libero}"]).data.format == "auto"
-    assert compose(["data=demo", f"data.path={libero}"]).data.format == "demo"  # an explicit choice still wins
+    assert validate(compose([f"data.path={libero}"]).data, DataConfig, "data").format == "auto"
+    explicit = validate(compose(["data=demo", f"data.path={libero}"]).data, DataConfig, "data")
+    assert explicit.format == "demo"  # an explicit choice still wins
     from foresight.data import open_dataset
 
     dataset = open_dataset(cfg)
@@ -191,7 +192,7 @@ def test_config_value_errors_escaping_validation_become_one_line(monkeypatch, ca
 
     monkeypatch.setattr(train_module, "Trainer", broken)
     assert main(["train.logger=none"]) == 2
-    assert capsys.readouterr().err == "error: a check outside validate\n"
+    assert capsys.readouterr().err == "foresight train: error: a check outside validate\n"
 
 
 def test_data_config_path_alone_keeps_other_data_overrides(tmp_path):

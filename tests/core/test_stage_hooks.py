@@ -18,7 +18,7 @@ from foresight import checkpoint
 from foresight.budget import Budget
 from foresight.interfaces import Method, Stage
 from foresight.registry import register_method
-from foresight.train import main
+from foresight.train import EXIT_STOPPED, main
 from foresight.types import ACTION, ACTION_IS_PAD, STATE, Batch, DataSpec
 
 HOOK_CALLS: list[tuple[str, torch.Tensor]] = []
@@ -110,8 +110,10 @@ def test_the_hook_runs_once_per_stage_on_the_stage_s_starting_weights(demo_path,
 
 def test_a_resumed_stage_restores_the_reference_instead_of_rebuilding_it(demo_path, tmp_path):
     assert run(demo_path, tmp_path / "full") == 0
-    assert run(demo_path, tmp_path / "split", "train.stop_at_step=3") == 0  # stops inside "pretrain"
-    assert run(demo_path, tmp_path / "split", "train.stop_at_step=3") == 0  # finishes it, stops "tune" at step 3...
+    assert run(demo_path, tmp_path / "split", "train.stop_at_step=3") == EXIT_STOPPED  # stops inside "pretrain"
+    assert (
+        run(demo_path, tmp_path / "split", "train.stop_at_step=3") == EXIT_STOPPED
+    )  # finishes it, stops "tune" at step 3...
     assert checkpoint.final_checkpoint(tmp_path / "split" / "tune") is None
     stopped = checkpoint.list_checkpoints(tmp_path / "split" / "tune")[-1]
     at_stop = load_file(str(stopped / checkpoint.MODEL_FILE))

@@ -57,7 +57,7 @@ def test_training_on_nan_data_is_one_line_naming_the_file_not_the_learning_rate(
     run = ["method=dp", *args, f"run_dir={tmp_path / 'r'}", "train.logger=none", "train.num_workers=0"]
     assert train(run) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {file}: episode {episode}, actions: 1 non-finite value(s)")
+    assert err.startswith(f"foresight train: error: {file}: episode {episode}, actions: 1 non-finite value(s)")
     assert "lower train.lr" not in err and "Traceback" not in err
 
 

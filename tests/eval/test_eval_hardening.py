@@ -57,7 +57,9 @@ def test_cli_refusal_is_one_line(tmp_path, ckpt, capsys):  # noqa: F811
     env.write_text(yaml.safe_dump({"name": "reach", "tasks": 6, "trials_per_task": 1, "max_steps": 5}))
     assert main([f"checkpoint={ckpt}", f"env={env}", "eval.progress=false"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: the checkpoint was not trained on 2 task(s)") and "Traceback" not in err
+    assert (
+        err.startswith("foresight eval: error: the checkpoint was not trained on 2 task(s)") and "Traceback" not in err
+    )
 
 
 class Payload:
