@@ -179,4 +179,6 @@ def test_rendering_on_query_changes_no_outcome_and_renders_only_what_is_read(tmp
         assert lazy[key]["reset_s"] > 0
     assert lazy_timing["render"] == "on_query" and eager_timing["render"] == "every_step"
     assert lazy_timing["rendered_frames"] == sum(r["rendered_frames"] for r in lazy.values())
-    assert lazy_timing["rendered_frames"] < eager_timing["rendered_frames"] == sum(s["steps"] + 1 for s in eager.values())
+    assert (
+        lazy_timing["rendered_frames"] < eager_timing["rendered_frames"] == sum(s["steps"] + 1 for s in eager.values())
+    )

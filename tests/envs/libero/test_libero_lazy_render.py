@@ -92,4 +92,6 @@ def test_lazy_rendering_gives_the_same_states_and_query_images() -> None:
             assert lazy["renders"][t] == 0, f"step {t + 1} rendered without being asked to"
             assert lazy["obs"][t].images == {}
     # The frames differ from step to step, so equal images at the query steps are not a coincidence.
-    assert not np.array_equal(eager["obs"][CHUNK - 1].images["agentview"], eager["obs"][2 * CHUNK - 1].images["agentview"])
+    assert not np.array_equal(
+        eager["obs"][CHUNK - 1].images["agentview"], eager["obs"][2 * CHUNK - 1].images["agentview"]
+    )
