@@ -302,7 +302,8 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     # Start the fork server the workers come from before timing anything, so the first setting is not charged.
     worker_context(make_suite(args, args.chunks[0]))
     multiprocessing.forkserver.ensure_running()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    print(header(args), flush=True)
     with tempfile.TemporaryDirectory(prefix="eval-throughput-") as tmp:
         for chunk, workers, mode in settings(args):
             suite = make_suite(args, chunk)
@@ -319,10 +320,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
             row["misses"] = loaded.method.misses if recording is not None else None
             row["outcomes"] = {r["key"]: (bool(r["success"]), r["steps"], r["info"].get("state_sha1")) for r in records}
             rows.append(row)
-            print(
-                f"  chunk {chunk}, {workers} worker(s), {mode:>10}: {row['env_steps']} steps in {row['wall_s']:.1f} s",
-                flush=True,
-            )
+            print(table_row(row, rows), flush=True)
     return rows
 
 
@@ -359,37 +357,46 @@ def projection(row: dict[str, Any], cores: int) -> float:
     return per_worker / 3600
 
 
-def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    baseline = {(r["chunk"], r["workers"]): r for r in rows if r["render"] == "every_step"}
-    reference = {
-        r["chunk"]: r["outcomes"] for r in rows if r["render"] == "every_step" and r["workers"] == rows[0]["workers"]
-    }
-    here = os.cpu_count() or 1
-    print()
-    print(
+COLUMNS = (
+    "chunk", "workers", "render", "episodes", "success", "env steps", "frames rendered", "wall s", "steps/s",
+    "x", "stepping steps/s", "x", "episodes/min", "start-up s", "reset s", "policy %", "misses", "same outcomes",
+    "LIBERO-LONG h, these workers", "h, 16 workers",
+)  # fmt: skip
+
+
+def header(args: argparse.Namespace) -> str:
+    lines = [
         f"env={args.env} suite={args.suite} tasks={args.tasks} trials={args.trials} max_steps={args.max_steps} "
-        f"camera={args.camera_size} policy device={rows[0]['device']} cores here={here}"
+        f"camera={args.camera_size} cores here={os.cpu_count()}",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    return "\n".join(lines)
+
+
+def table_row(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """One markdown row; speed-ups are against render-every-step at the same chunk and workers, outcomes against
+    render-every-step at the same chunk with the first worker count (every earlier row is in ``rows``)."""
+    base = next(
+        r for r in rows if (r["chunk"], r["workers"], r["render"]) == (row["chunk"], row["workers"], "every_step")
     )
-    print(
-        "| chunk | workers | render | episodes | success | env steps | frames rendered | wall s | steps/s | speed-up "
-        "| episodes/min | start-up s | reset s | policy % | misses | same outcomes | LIBERO-LONG h, these workers "
-        "| h, 16 workers |"
-    )
-    print("|" + "---|" * 18)
-    for row in rows:
-        base = baseline[(row["chunk"], row["workers"])]
-        wins = sum(s for s, _, _ in row["outcomes"].values())
-        same = row["outcomes"] == reference[row["chunk"]]
-        print(
-            f"| {row['chunk']} | {row['workers']} | {row['render']} | {row['episodes_run']} "
-            f"| {wins}/{len(row['outcomes'])} "
-            f"| {row['env_steps']} | {row['rendered_frames']} | {row['wall_s']:.1f} | {row['env_steps_per_s']:.2f} "
-            f"| {row['env_steps_per_s'] / base['env_steps_per_s']:.2f}x "
-            f"| {60 * row['episodes_run'] / row['wall_s']:.2f} | {row['startup_s']:.1f} | {row['reset_mean_s']:.2f} "
-            f"| {100 * row['policy_share']:.1f} | {row['misses'] if row['misses'] is not None else '-'} "
-            f"| {'yes' if same else 'NO'} | {projection(row, row['workers']):.2f} "
-            f"| {projection(row, 16):.2f} |"
-        )
+    reference = next(r for r in rows if r["chunk"] == row["chunk"] and r["render"] == "every_step")
+    wins = sum(success for success, _, _ in row["outcomes"].values())
+    cells = [
+        row["chunk"], row["workers"], row["render"], row["episodes_run"], f"{wins}/{len(row['outcomes'])}",
+        row["env_steps"], row["rendered_frames"], f"{row['wall_s']:.1f}", f"{row['env_steps_per_s']:.2f}",
+        f"{row['env_steps_per_s'] / base['env_steps_per_s']:.2f}x", f"{stepping_rate(row):.2f}",
+        f"{stepping_rate(row) / stepping_rate(base):.2f}x", f"{60 * row['episodes_run'] / row['wall_s']:.2f}",
+        f"{row['startup_s']:.1f}", f"{row['reset_mean_s']:.2f}", f"{100 * row['policy_share']:.1f}",
+        "-" if row["misses"] is None else row["misses"], "yes" if row["outcomes"] == reference["outcomes"] else "NO",
+        f"{projection(row, row['workers']):.2f}", f"{projection(row, 16):.2f}",
+    ]  # fmt: skip
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def stepping_rate(row: dict[str, Any]) -> float:
+    """Env steps/s of the workers while they step episodes (simulator builds and resets left out)."""
+    return row["env_steps"] / (row["stepping_s"] / row["workers"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -409,7 +416,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.env == "auto":
         args.env = "libero" if _libero_importable() else "synthetic"
     print(f"measuring {args.env}: chunks {args.chunks}, workers {args.workers} ...", flush=True)
-    print_table(measure(args), args)
+    measure(args)
 
 
 def _libero_importable() -> bool:
