@@ -193,6 +193,11 @@ def replay_policy(recording: dict[str, Any], chunk: int, tasks: tuple[str, ...])
     )
 
 
+def holding_policy(chunk: int, tasks: tuple[str, ...]) -> Any:
+    """The replay policy with nothing recorded: it reads both views and proprio, and holds still."""
+    return replay_policy({"index": {}, "actions": []}, chunk, tasks)
+
+
 # ---- without LIBERO: a stand-in whose steps and renders burn fixed CPU time ------------------------------------------
 
 
@@ -308,8 +313,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         for chunk, workers, mode in settings(args):
             suite = make_suite(args, chunk)
             tasks = tuple(sorted({e.task for e in suite.episodes()}))
-            # Without LIBERO there is nothing to replay: the stand-in's policy holds still.
-            loaded = replay_policy(recording or {"index": {}, "actions": []}, chunk, tasks)
+            loaded = replay_policy(recording, chunk, tasks) if recording else holding_policy(chunk, tasks)
             out = Path(tmp) / f"chunk{chunk}-workers{workers}-{mode}"
             config = EvalConfig(workers=workers, render=mode, progress=False, device=device)
             summary = evaluate(suite, loaded, config, out, label=suite.name)
