@@ -290,8 +290,6 @@ def settings(args: argparse.Namespace) -> list[tuple[int, int, str]]:
 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
-    import torch
-
     from foresight.eval import EvalConfig, evaluate
     from foresight.eval.pool import worker_context
 
@@ -303,7 +301,6 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             recording = pool.apply(record_expert, (suite.config, suite.episodes()))
         print(f"  expert successes: {recording['successes']}", flush=True)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     # Start the fork server the workers come from before timing anything, so the first setting is not charged.
     worker_context(make_suite(args, args.chunks[0]))
     multiprocessing.forkserver.ensure_running()
@@ -315,7 +312,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
             tasks = tuple(sorted({e.task for e in suite.episodes()}))
             loaded = replay_policy(recording, chunk, tasks) if recording else holding_policy(chunk, tasks)
             out = Path(tmp) / f"chunk{chunk}-workers{workers}-{mode}"
-            config = EvalConfig(workers=workers, render=mode, progress=False, device=device)
+            config = EvalConfig(workers=workers, render=mode, progress=False)
             summary = evaluate(suite, loaded, config, out, label=suite.name)
             assert summary is not None
             records = [r for r in _read_jsonl(out / "episodes.jsonl") if r["status"] == "ok"]
@@ -415,7 +412,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--camera-size", type=int, default=128)
     parser.add_argument("--step-ms", type=float, default=10.0, help="CPU time per synthetic physics step")
     parser.add_argument("--render-ms", type=float, default=80.0, help="CPU time per synthetic render")
-    parser.add_argument("--device", default=None, help="policy device (default: cuda if available)")
     args = parser.parse_args(argv)
     if args.env == "auto":
         args.env = "libero" if _libero_importable() else "synthetic"
