@@ -66,8 +66,16 @@ class RolloutEnv(ABC):
         """Put the simulator in the episode's initial state (after the protocol's warm-up) -> Observation."""
 
     @abstractmethod
-    def step(self, action: Any) -> StepResult:
-        """Apply one unnormalised action ``(action_dim,)``; the env counts steps against the protocol's limit."""
+    def step(self, action: Any, render: bool = True) -> StepResult:
+        """Apply one unnormalised action ``(action_dim,)``; the env counts steps against the protocol's limit.
+
+        ``render=False`` says nobody reads this step's images (the runner asks for them only at the steps the
+        policy or a video reads): the env may step physics alone and return ``observation.images == {}``. Rendering
+        cameras costs several times a physics step, so skipping it is most of an evaluation's speed. Proprio,
+        success and ``done`` are computed every step regardless, and skipping must not change the simulator's
+        state. A step whose ``info`` asks for a policy reset must render anyway: the policy reads that frame next.
+        An env that ignores the flag and always renders is correct, only slower.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the simulator and its rendering context."""

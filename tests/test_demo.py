@@ -68,6 +68,9 @@ def test_demo_generates_trains_evaluates_and_resumes(tmp_path: Path, capsys: pyt
     assert summary["protocol"]["max_steps"] == 20 and summary["protocol"]["task_names"] == [
         "pick_up_the_alphabet_soup_and_place_it_in_the_basket"
     ]
+    # The evaluation renders only the frames CLaD reads (the reset's and every 6th step's), not every step's.
+    timing = summary["timing"]
+    assert timing["render"] == "on_query" and timing["rendered_frames"] == 1 + timing["env_steps"] // 6
     assert "[3/3] evaluate: 1 episodes" in capsys.readouterr().out
     episodes = (run_dir / "eval" / "libero_object" / "episodes.jsonl").read_text()
 

@@ -11,11 +11,18 @@ carries :data:`foresight.eval.worker.POLICY_RESET`, so the runner drops the rema
 observation history starts again from the new subtask's first frame. Every observation names the subtask asked at
 that moment as its ``task`` (and gives its instruction), so a method conditioned on ``task_index`` gets the
 subtask's index in its training tasks.
+
+``step(action, render=False)`` steps physics without rendering the cameras: calvin_env's ``step`` builds its
+observation with ``get_obs()``, whose ``get_camera_obs()`` renders every camera in ``sim.cameras``, so the camera
+list is emptied for that step (:func:`cameras_off`). A step that completes a subtask renders anyway, after the
+fact (``get_camera_obs()`` at the same state gives the frame ``step`` would have), because the policy's next
+query reads it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -38,6 +45,16 @@ def gripper_command(value: float) -> float:
     """The policy's continuous gripper output -> calvin_env's +1 (open) / -1 (close), as calvin_agent's
     ``CalvinEnvWrapper.step`` does (``1 if a > 0 else -1``); calvin_env asserts the value is exactly +-1."""
     return 1.0 if value > 0 else -1.0
+
+
+@contextmanager
+def cameras_off(sim: Any) -> Iterator[None]:
+    """calvin_env renders ``sim.cameras`` in ``get_obs()``; with none, its observation is the state alone."""
+    cameras, sim.cameras = sim.cameras, []
+    try:
+        yield
+    finally:
+        sim.cameras = cameras
 
 
 class CalvinRolloutEnv(RolloutEnv):
@@ -82,7 +99,7 @@ class CalvinRolloutEnv(RolloutEnv):
         self._done = False
         return self._observation(obs, chain.subtasks[0])
 
-    def step(self, action: Any) -> StepResult:
+    def step(self, action: Any, render: bool = True) -> StepResult:
         if self._done or self._chain is None:
             raise RuntimeError("step() after the chain ended: call reset() with the next episode first")
         command = np.array(action, dtype=np.float64).reshape(-1)
@@ -94,7 +111,11 @@ class CalvinRolloutEnv(RolloutEnv):
         if not np.all(np.isfinite(command)):
             raise ValueError(f"action has non-finite values: {command.tolist()}")
         command[-1] = gripper_command(command[-1])
-        obs, _, _, info = self.sim.step(command)
+        if render:
+            obs, _, _, info = self.sim.step(command)
+        else:
+            with cameras_off(self.sim):
+                obs, _, _, info = self.sim.step(command)
         self._subtask_steps += 1
         chain = self._chain
         subtask = chain.subtasks[self._subtask]
@@ -106,6 +127,9 @@ class CalvinRolloutEnv(RolloutEnv):
             if self._subtask < len(chain.subtasks):
                 self._start_info = self.sim.get_info()  # evaluate_policy.rollout: start_info = env.get_info()
                 flags[POLICY_RESET] = True
+                if not render:  # the next subtask's first frame: the policy reads it
+                    obs["rgb_obs"], obs["depth_obs"] = self.sim.get_camera_obs()
+                    render = True
             else:
                 self._done = True
         elif self._subtask_steps >= self.config.ep_len:
@@ -114,11 +138,12 @@ class CalvinRolloutEnv(RolloutEnv):
         success = self._subtask == len(chain.subtasks)
         current = chain.subtasks[min(self._subtask, len(chain.subtasks) - 1)]
         info_out = self._chain_result() if self._done else {"completed": self._subtask, "subtask": current, **flags}
-        return StepResult(self._observation(obs, current), success=success, done=self._done, info=info_out)
+        observation = self._observation(obs, current, images=render)
+        return StepResult(observation, success=success, done=self._done, info=info_out)
 
-    def _observation(self, obs: dict[str, Any], subtask: str) -> Observation:
+    def _observation(self, obs: dict[str, Any], subtask: str, images: bool = True) -> Observation:
         """What the policy sees while ``subtask`` is asked: its validation instruction, and its name as the task."""
-        return to_observation(obs, self.protocol.instructions[subtask], task=subtask)
+        return to_observation(obs, self.protocol.instructions[subtask], task=subtask, images=images)
 
     def _chain_result(self) -> dict[str, Any]:
         """What the runner records for the chain (its ``info``), read by :meth:`CalvinEnv.summarize`."""

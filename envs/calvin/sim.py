@@ -136,17 +136,24 @@ def make_sim(config: CalvinConfig) -> Any:
     return hydra.utils.instantiate(cfg.env, show_gui=False, use_vr=False, use_scene_info=True)
 
 
-def to_observation(obs: dict[str, Any], instruction: str, task: str | None = None) -> Observation:
+def to_observation(
+    obs: dict[str, Any], instruction: str, task: str | None = None, *, images: bool = True
+) -> Observation:
     """calvin_env's observation dict -> :class:`Observation` (pybullet images are already upright).
 
     ``task`` is the current subtask's name (``open_drawer``): the runner looks it up in the checkpoint's
     ``DatasetInfo.tasks``, whose CALVIN tasks are the annotated subtasks, for methods that read ``task_index``.
+    ``images=False`` is a step taken without rendering: the observation has proprio only.
     """
-    rgb = obs.get("rgb_obs", {})
-    missing = [key for key in VIEWS.values() if key not in rgb]
-    if missing:
-        raise KeyError(f"the CALVIN simulator rendered {sorted(rgb)}, not {missing}: its config lacks those cameras")
-    images = {view: np.asarray(rgb[key], dtype=np.uint8) for view, key in VIEWS.items()}
+    frames = {}
+    if images:
+        rgb = obs.get("rgb_obs", {})
+        missing = [key for key in VIEWS.values() if key not in rgb]
+        if missing:
+            raise KeyError(
+                f"the CALVIN simulator rendered {sorted(rgb)}, not {missing}: its config lacks those cameras"
+            )
+        frames = {view: np.asarray(rgb[key], dtype=np.uint8) for view, key in VIEWS.items()}
     proprio = {}
     for key, dim in PROPRIO_DIMS.items():
         value = np.asarray(obs[key], dtype=np.float64).reshape(-1)
@@ -154,4 +161,4 @@ def to_observation(obs: dict[str, Any], instruction: str, task: str | None = Non
             raise ValueError(f"CALVIN {key} has shape {value.shape}, expected ({dim},)")
         proprio[key] = value
     proprio |= robot_obs_parts(proprio["robot_obs"])  # the keys the reader also gives (arm, gripper roles)
-    return Observation(images=images, proprio=proprio, instruction=instruction, task=task)
+    return Observation(images=frames, proprio=proprio, instruction=instruction, task=task)

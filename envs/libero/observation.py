@@ -63,7 +63,14 @@ def raw_images(raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {view: np.asarray(raw[key]) for view, key in VIEWS.items()}
 
 
-def to_observation(raw: Mapping[str, np.ndarray], instruction: str, convention: str) -> Observation:
-    """One evaluation observation: upright images (the only orientation change), dataset proprio, language."""
-    images = {view: np.ascontiguousarray(to_upright(img, convention)) for view, img in raw_images(raw).items()}
-    return Observation(images=images, proprio=proprio_from_raw(raw), instruction=instruction)
+def to_observation(
+    raw: Mapping[str, np.ndarray], instruction: str, convention: str, *, images: bool = True
+) -> Observation:
+    """One evaluation observation: upright images (the only orientation change), dataset proprio, language.
+
+    ``images=False`` leaves the images out, for a step whose cameras were not rendered (envs/libero/cameras.py).
+    """
+    if not images:
+        return Observation(images={}, proprio=proprio_from_raw(raw), instruction=instruction)
+    frames = {view: np.ascontiguousarray(to_upright(img, convention)) for view, img in raw_images(raw).items()}
+    return Observation(images=frames, proprio=proprio_from_raw(raw), instruction=instruction)

@@ -3,6 +3,10 @@
 A LIBERO scene is built from the task's BDDL file, so the simulator is rebuilt when an episode of another task
 arrives (about 9 s) and kept while episodes of the same task follow; the runner should hand a worker the
 episodes of one task in a row. One simulator with two 128x128 cameras takes about 1.8 GB.
+
+Cameras render only at the steps whose images are read (``step(action, render=False)`` steps physics alone, see
+:mod:`foresight.envs.libero.cameras`): the warm-up renders its last frame only, and an evaluation loop renders
+the frames its policy reads. Proprio and the success check are computed every step.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from foresight.envs.libero.cameras import CameraGate
 from foresight.envs.libero.config import DUMMY_ACTION, LiberoConfig
 from foresight.envs.libero.observation import to_observation
-from foresight.envs.libero.sim import image_convention, make_sim
+from foresight.envs.libero.sim import CAMERAS, image_convention, make_sim
 from foresight.envs.libero.tasks import LiberoTask, get_task, load_init_states
 from foresight.rollout import EpisodeSpec, Observation, RolloutEnv, StepResult
 
@@ -30,6 +35,7 @@ class LiberoRolloutEnv(RolloutEnv):
         self._init_states: np.ndarray | None = None
         self._steps = 0
         self._done = True
+        self._cameras = CameraGate(CAMERAS, config.camera_size)
 
     def _ensure_task(self, task_index: int) -> LiberoTask:
         if self._task is None or self._task.index != task_index:
@@ -61,14 +67,18 @@ class LiberoRolloutEnv(RolloutEnv):
             )
         self._sim.seed(episode.seed)  # LIBERO seeds NumPy's global RNG; the fixed init states make it moot
         self._sim.reset()
+        self._cameras.install(self._sim.env)  # the hard reset built new sensors
+        wait = self.config.num_steps_wait
+        self._cameras.open = wait == 0  # only the frame after the warm-up is read
         raw = self._sim.set_init_state(self._init_states[episode.init_index])
-        for _ in range(self.config.num_steps_wait):
+        for i in range(wait):
+            self._cameras.open = i == wait - 1
             raw, _, _, _ = self._sim.step(np.asarray(DUMMY_ACTION))
         self._steps = 0
         self._done = False
         return to_observation(raw, task.instruction, self.config.image_convention)
 
-    def step(self, action: Any) -> StepResult:
+    def step(self, action: Any, render: bool = True) -> StepResult:
         if self._done:
             raise RuntimeError("step() after the episode ended: call reset() with the next episode first")
         action = np.asarray(action, dtype=np.float64).reshape(-1)
@@ -78,12 +88,13 @@ class LiberoRolloutEnv(RolloutEnv):
             )
         if not np.all(np.isfinite(action)):
             raise ValueError(f"action has non-finite values: {action.tolist()}")
+        self._cameras.open = render
         raw, _, _, _ = self._sim.step(action)
         self._steps += 1
         success = bool(self._sim.check_success())
         self._done = success or self._steps >= self.config.step_limit
         assert self._task is not None
-        observation = to_observation(raw, self._task.instruction, self.config.image_convention)
+        observation = to_observation(raw, self._task.instruction, self.config.image_convention, images=render)
         return StepResult(observation=observation, success=success, done=self._done, info={"steps": self._steps})
 
     def close(self) -> None:

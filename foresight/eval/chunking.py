@@ -1,4 +1,5 @@
-"""From predicted action chunks to the actions an episode executes: receding horizon or temporal ensembling.
+"""From predicted action chunks to the actions an episode executes (receding horizon or temporal ensembling), and
+from that to the steps whose camera images anyone reads.
 
 Both are protocol options (``env.replan_every``, ``env.temporal_ensemble``) because they change success rates:
 openpi executes 5 actions of each chunk before replanning; ACT and LBP query the policy every step and average
@@ -6,6 +7,8 @@ the predictions that overlap the current step.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -53,3 +56,40 @@ class ActionQueue:
             weights = np.exp(-self.ensemble_decay * np.arange(len(predictions)))
             actions.append(np.tensordot(weights / weights.sum(), np.stack(predictions), axes=1))
         return np.stack(actions).astype(chunk.dtype, copy=False)
+
+
+RENDER_MODES = ("on_query", "every_step")
+"""``eval.render``: render only the frames a policy or a video reads (the default), or every step (the
+baseline that benchmarks/eval_throughput.py compares against; both give the same outcomes)."""
+
+
+class RenderPlan:
+    """Which steps of an episode need camera images, from how chunks are executed and what the policy reads.
+
+    The policy is queried every ``replan_every`` steps after the episode (or CALVIN subtask) starts, and each
+    query reads the frames at its observation ``offsets`` (``<= 0``). So the frame ``u`` steps into the segment is
+    read iff ``u - o`` is a multiple of ``replan_every`` for some offset ``o``: CLaD (chunk 6, offsets ``(-6,
+    0)``) and dp (chunk 8, offset 0) read every 6th and every 8th frame; temporal ensembling (a query every step)
+    and videos read all of them. A query cut short (the episode ends, or a subtask does, which restarts the
+    segment) only means an image was rendered that nobody reads. Frame 0, the reset's, is always rendered.
+    """
+
+    def __init__(
+        self, replan_every: int, offsets: Sequence[int], *, reads_images: bool = True, every_step: bool = False
+    ) -> None:
+        if replan_every < 1:
+            raise ValueError(f"replan_every must be at least 1, got {replan_every}")
+        if any(o > 0 for o in offsets):
+            raise ValueError(f"observation offsets at evaluation must be <= 0, got {tuple(offsets)}")
+        self.replan_every = replan_every
+        self.offsets = tuple(offsets)
+        self.reads_images = reads_images
+        self.every_step = every_step
+
+    def needs_images(self, step: int) -> bool:
+        """Whether the frame after the ``step``-th action of the segment (``step >= 1``) must be rendered."""
+        if self.every_step:
+            return True
+        if not self.reads_images:
+            return False
+        return any((step - offset) % self.replan_every == 0 for offset in self.offsets)

@@ -12,6 +12,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from foresight.eval.chunking import RENDER_MODES
+
 
 @dataclass
 class EvalConfig:
@@ -26,7 +28,9 @@ class EvalConfig:
     it is the only randomness left (openvla issue #172). ``retries`` is how often an episode whose worker
     crashed is run again on a fresh worker before it is recorded as an error. ``worker_timeout_s`` treats a
     worker silent for that long (a hung EGL context) as crashed. ``allow_unseen_tasks`` evaluates episodes whose
-    tasks the checkpoint was not trained on (refused by default, before any simulator starts).
+    tasks the checkpoint was not trained on (refused by default, before any simulator starts). ``render`` is
+    ``on_query`` (cameras render only at the steps the policy or a video reads; the simulator steps physics alone
+    otherwise) or ``every_step`` (the slower baseline); both give bitwise the same episodes.
     """
 
     tasks: list[int] | int | str | None = None
@@ -39,6 +43,7 @@ class EvalConfig:
     device: str | None = None
     retries: int = 1
     worker_timeout_s: float = 600.0
+    render: str = "on_query"
     progress: bool = True
     allow_unseen_tasks: bool = False
 
@@ -53,6 +58,8 @@ class EvalConfig:
                 raise ValueError(f"eval.{name} must be non-negative, got {getattr(self, name)}")
         if self.video_fps < 1:
             raise ValueError(f"eval.video_fps must be at least 1, got {self.video_fps}")
+        if self.render not in RENDER_MODES:
+            raise ValueError(f"eval.render={self.render!r}: expected one of {', '.join(RENDER_MODES)}")
         if not self.worker_timeout_s > 0:
             raise ValueError(f"eval.worker_timeout_s must be positive, got {self.worker_timeout_s}")
 

@@ -131,6 +131,12 @@ def pack(
             f"the policy reads proprio keys {missing_keys}, which the environment does not report; it reports "
             f"{sorted(latest.proprio)}"
         )
+    unrendered = [i for i, f in enumerate(frames) if views and not f.images]
+    if unrendered:
+        raise RuntimeError(
+            f"stacked frames {unrendered} (of {len(frames)}) came without images: the environment was told nobody "
+            "reads them (foresight.eval.chunking.RenderPlan), so a query read a frame off its cadence"
+        )
     images = {view: np.stack([np.asarray(f.images[view], dtype=np.uint8) for f in frames]) for view in views}
     proprio = None
     if proprio_keys:

@@ -122,6 +122,8 @@ class ShardStats:
     records: list[dict[str, Any]] = field(default_factory=list)
     crashes: list[dict[str, Any]] = field(default_factory=list)
     env_steps: int = 0
+    rendered_frames: int = 0
+    reset_s: float = 0.0
     policy_s: float = 0.0
     policy_calls: int = 0
     policy_rows: int = 0
@@ -160,6 +162,8 @@ class _Shard:
             video_fps=config.video_fps,
             action_offsets=policy.past_offsets,
             action_dim=policy.method.info.action_dim,
+            replan_every=execution["replan_every"],
+            render_every_step=config.render == "every_step",
         )
         self.stats = ShardStats()
         self.attempts: Counter[str] = Counter()
@@ -219,6 +223,8 @@ class _Shard:
 
     def _finished(self, episode: EpisodeSpec, outcome: dict[str, Any], worker: Worker) -> None:
         self.stats.env_steps += outcome["steps"]
+        self.stats.rendered_frames += outcome["rendered_frames"]
+        self.stats.reset_s += outcome["reset_s"]
         self._record(episode, OK, worker=worker, **outcome)
 
     def _crashed(self, crash: Crash, pending: list[EpisodeSpec]) -> None:
@@ -353,6 +359,9 @@ def evaluate(
         "episodes_run": sum(len(s.records) for s in gathered),
         "env_steps": env_steps,
         "env_steps_per_s": env_steps / wall_s if wall_s > 0 else None,
+        "render": config.render,
+        "rendered_frames": sum(s.rendered_frames for s in gathered),
+        "reset_s": sum(s.reset_s for s in gathered),
         "policy_s": policy_s,
         "policy_share": policy_s / sum(s.wall_s for s in gathered) if any(s.wall_s for s in gathered) else None,
         "policy_calls": calls,

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from foresight.eval.chunking import RenderPlan
 from foresight.eval.history import ActionHistory, ObservationHistory, pack
 from foresight.eval.video import video_frame, write_mp4
 from foresight.rollout import EnvSuite, EpisodeSpec, RolloutEnv, StepResult
@@ -47,7 +48,9 @@ class WorkerSetup:
     """What a worker needs besides its suite: the policy's input layout, and where videos go.
 
     ``action_offsets`` are the policy's past action offsets (all ``< 0``; empty when it reads no past actions),
-    ``action_dim`` the width of its actions.
+    ``action_dim`` the width of its actions. ``replan_every`` is how many actions each chunk executes, so the
+    worker knows which frames the next queries read and asks the environment to render only those
+    (``render_every_step`` renders all, the baseline ``eval.render=every_step``).
     """
 
     offsets: tuple[int, ...]
@@ -57,6 +60,17 @@ class WorkerSetup:
     video_fps: int
     action_offsets: tuple[int, ...] = ()
     action_dim: int = 0
+    replan_every: int = 1
+    render_every_step: bool = False
+
+    def render_plan(self, record_video: bool) -> RenderPlan:
+        """When this worker's episodes render: at the frames the policy reads, or every step for a video."""
+        return RenderPlan(
+            self.replan_every,
+            self.offsets,
+            reads_images=bool(self.views),
+            every_step=self.render_every_step or record_video,
+        )
 
 
 def video_name(episode: EpisodeSpec) -> str:
@@ -73,9 +87,13 @@ class _Episode:
         self.history = ObservationHistory(setup.offsets)
         self.actions = ActionHistory(setup.action_offsets, setup.action_dim) if setup.action_offsets else None
         self.frames: list[np.ndarray] | None = [] if record_video else None
+        self.plan = setup.render_plan(record_video)
         self.steps = 0
+        self.segment_start = 0  # the step the current policy segment began at: the reset, or a CALVIN subtask
+        self.rendered = 1  # frames that came with images: the reset's always does
         self.began = time.perf_counter()
         self._observe(env.reset(episode))
+        self.reset_s = time.perf_counter() - self.began
 
     def _observe(self, observation: Any) -> None:
         self.history.push(observation)
@@ -94,10 +112,13 @@ class _Episode:
         for action in actions:
             if self.actions is not None:
                 self.actions.push(action)  # a copy, before an environment could change the array in place
-            result: StepResult = self.env.step(action)
+            render = self.plan.needs_images(self.steps + 1 - self.segment_start)
+            result: StepResult = self.env.step(action, render=render)
             self.steps += 1
+            self.rendered += bool(result.observation.images)
             if result.info.get(POLICY_RESET):
                 self.history.clear()
+                self.segment_start = self.steps
                 if self.actions is not None:
                     self.actions.clear()
             self._observe(result.observation)
@@ -119,6 +140,8 @@ class _Episode:
             "info": result.info,
             "video": video,
             "wall_s": time.perf_counter() - self.began,
+            "reset_s": self.reset_s,
+            "rendered_frames": self.rendered,
         }
 
 

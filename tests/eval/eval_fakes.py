@@ -61,10 +61,10 @@ class ReachRolloutEnv(RolloutEnv):
         self.config = config
         self.pid = os.getpid()
 
-    def _observation(self) -> Observation:
+    def _observation(self, images: bool = True) -> Observation:
         size = self.config.image_size
         return Observation(
-            images={"front": render(self.pos, size, 0), "wrist": render(self.pos, size, 1)},
+            images={"front": render(self.pos, size, 0), "wrist": render(self.pos, size, 1)} if images else {},
             proprio={"pos": self.pos.copy(), "target": self.target.copy()},
             instruction=f"reach target {self.episode.task_index} (part {self.part})",
         )
@@ -76,6 +76,7 @@ class ReachRolloutEnv(RolloutEnv):
         self.steps = 0
         self.part = 0
         self.actions: list[list[float]] = []
+        self.rendered: list[int] = [0]  # the steps whose frame came with images (0: the reset's)
         if self.config.log_dir:
             with open(Path(self.config.log_dir) / "resets.txt", "a") as fh:
                 fh.write(f"{episode.key}\n")
@@ -90,7 +91,7 @@ class ReachRolloutEnv(RolloutEnv):
             (Path(cfg.log_dir) / f"crash-{len(markers)}").touch()
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def step(self, action: Any) -> StepResult:
+    def step(self, action: Any, render: bool = True) -> StepResult:
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (2,):
             raise ValueError(f"reach takes 2-dim actions, got {action.shape}")
@@ -107,11 +108,15 @@ class ReachRolloutEnv(RolloutEnv):
         if every and self.steps % every == 0:
             self.part += 1
             info["policy_reset"] = True
+            render = True  # the contract: the policy reads a reset's frame next
+        if render:
+            self.rendered.append(self.steps)
         if done:
             info["actions"] = self.actions
+            info["rendered"] = self.rendered
             if self.config.report_modules:
                 info["modules"] = sorted(sys.modules)
-        return StepResult(observation=self._observation(), success=success, done=done, info=info)
+        return StepResult(observation=self._observation(render), success=success, done=done, info=info)
 
 
 @register_env("reach")
@@ -192,8 +197,8 @@ class _KillOnceEnv(RolloutEnv):
             fh.write(f"{episode.key}\n")
         return self.inner.reset(episode)
 
-    def step(self, action: Any) -> StepResult:
-        result = self.inner.step(action)
+    def step(self, action: Any, render: bool = True) -> StepResult:
+        result = self.inner.step(action, render=render)
         self.steps += 1
         marker = Path(self.suite.marker_dir) / "killed"
         if self.key == self.suite.key and self.steps == self.suite.step and not marker.exists():

@@ -163,3 +163,31 @@ def test_killed_evaluation_resumes_without_rerunning_finished_episodes(tmp_path:
     assert all(resets[key] == 1 for key in first), resets
     assert summary["timing"]["episodes_run"] == 6 - len(first)
     assert summary["episodes"]["ok"] == 6 and summary["complete"]
+
+
+def test_rendering_on_query_changes_no_outcome_and_renders_only_what_is_read(tmp_path: Path) -> None:
+    """replan_every=3 with offsets (-2, 0) and a policy reset every 5 steps: the same episodes as rendering every
+    step, with frames rendered only where a query reads them (and at each reset, which starts a new segment)."""
+    suite = ReachSuite(ReachConfig(tasks=2, trials_per_task=2, replan_every=3, policy_reset_every=5, max_steps=14))
+    loaded = loaded_policy(tmp_path)
+    runs = {}
+    for mode in ("every_step", "on_query"):
+        summary = evaluate(suite, loaded, EvalConfig(workers=2, render=mode, progress=False), tmp_path / mode)
+        runs[mode] = ({r["key"]: r for r in _records(tmp_path / mode)}, summary["timing"])
+    (eager, eager_timing), (lazy, lazy_timing) = runs["every_step"], runs["on_query"]
+    assert sorted(lazy) == sorted(eager) == sorted(e.key for e in suite.episodes())
+    for key, record in eager.items():
+        assert lazy[key]["success"] == record["success"] and lazy[key]["steps"] == record["steps"], key
+        assert lazy[key]["info"]["actions"] == record["info"]["actions"], key
+        steps = record["steps"]
+        assert record["info"]["rendered"] == list(range(steps + 1))
+        # Segments start at 0, 5, 10; within one, queries at 0, 3, 6 read frames u - 2 and u: u % 3 in {0, 1}.
+        expected = [0] + [t for t in range(1, steps + 1) if t % 5 == 0 or (t % 5) % 3 in (0, 1)]
+        assert lazy[key]["info"]["rendered"] == expected, key
+        assert lazy[key]["rendered_frames"] == len(expected) and record["rendered_frames"] == steps + 1
+        assert lazy[key]["reset_s"] > 0
+    assert lazy_timing["render"] == "on_query" and eager_timing["render"] == "every_step"
+    assert lazy_timing["rendered_frames"] == sum(r["rendered_frames"] for r in lazy.values())
+    assert (
+        lazy_timing["rendered_frames"] < eager_timing["rendered_frames"] == sum(s["steps"] + 1 for s in eager.values())
+    )

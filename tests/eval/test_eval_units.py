@@ -12,7 +12,7 @@ from eval_fakes import ReachConfig, ReachSuite
 from eval_policy import OBS_OFFSETS, loaded_policy
 
 from foresight.config import ConfigError, validate
-from foresight.eval.chunking import ActionQueue
+from foresight.eval.chunking import ActionQueue, RenderPlan
 from foresight.eval.config import EvalConfig
 from foresight.eval.history import ActionHistory, ObservationHistory, pack
 from foresight.eval.policy import BatchedPolicy, Query, execution_start
@@ -126,6 +126,33 @@ def test_temporal_ensemble_over_several_steps_uses_only_chunks_that_cover_them()
     assert out[:, 0].tolist() == pytest.approx([(4.0 + 10.0) / 2, 20.0])
 
 
+def _rendered(plan: RenderPlan, steps: int = 24) -> list[int]:
+    return [t for t in range(1, steps + 1) if plan.needs_images(t)]
+
+
+def test_render_plan_renders_the_frames_the_next_queries_read() -> None:
+    assert _rendered(RenderPlan(6, (-6, 0))) == [6, 12, 18, 24]  # CLaD: chunk 6, reads the previous query's frame
+    assert _rendered(RenderPlan(8, (0,))) == [8, 16, 24]  # dp: chunk 8, the current frame
+    assert _rendered(RenderPlan(6, (-1, 0))) == [5, 6, 11, 12, 17, 18, 23, 24]  # two consecutive frames
+    assert _rendered(RenderPlan(4, (-6, 0)), 12) == [2, 4, 6, 8, 10, 12]  # query 8 reads 2, query 12 reads 6
+    assert _rendered(RenderPlan(1, (0,)), 5) == [1, 2, 3, 4, 5]  # temporal ensembling queries every step
+    assert _rendered(RenderPlan(6, (0,), every_step=True), 5) == [1, 2, 3, 4, 5]  # a video, or eval.render
+    assert _rendered(RenderPlan(6, (-6, 0), reads_images=False)) == []  # a proprio-only policy
+    with pytest.raises(ValueError, match="<= 0"):
+        RenderPlan(6, (0, 6))
+
+
+def test_a_query_reading_an_unrendered_frame_is_an_error_not_a_blank_image() -> None:
+    history = ObservationHistory((-1, 0))
+    rendered = Observation(images={"front": np.zeros((2, 2, 3), np.uint8)}, proprio={}, instruction="x")
+    history.push(Observation(images={}, proprio={}, instruction="x"))
+    history.push(rendered)
+    frames, pad = history.stack()
+    with pytest.raises(RuntimeError, match=r"stacked frames \[0\] \(of 2\) came without images"):
+        pack(frames, pad, ("front",), ())
+    assert pack(frames, pad, (), ())["images"] == {}  # nothing read, nothing needed
+
+
 # --- results file ------------------------------------------------------------------------------------------------
 
 
@@ -207,6 +234,8 @@ def test_eval_config_validation_messages() -> None:
         validate({"tasks": "zero"}, EvalConfig, "eval")
     with pytest.raises(ConfigError, match=r"eval\.workers must be at least 1"):
         validate({"workers": 0}, EvalConfig, "eval")
+    with pytest.raises(ConfigError, match=r"eval\.render='always': expected one of on_query, every_step"):
+        validate({"render": "always"}, EvalConfig, "eval")
 
 
 # --- batching --------------------------------------------------------------------------------------------------------

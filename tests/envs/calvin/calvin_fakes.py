@@ -8,7 +8,9 @@ with contact tuples), so the real task oracle decides success. Its dynamics are 
 * action[1] moves the sliding door by ``0.035 * a`` (move_slider_left needs 5 steps to exceed 0.15),
 * action[2] > 0.5 toggles the light bulb, < -0.5 toggles the LED (one step).
 
-Like calvin_env it asserts that the gripper command is exactly +-1 and echoes it in ``robot_obs[14]``.
+Like calvin_env it asserts that the gripper command is exactly +-1 and echoes it in ``robot_obs[14]``, and its
+observation is built the same way: ``get_obs()`` = ``get_camera_obs()`` (rendering each of ``self.cameras``, which
+the fake counts) + ``get_state_obs()``, called at the end of ``reset`` and ``step``.
 Importable by spawned evaluation workers (pytest puts this folder on ``sys.path``, ``spawn`` passes it on).
 """
 
@@ -60,11 +62,29 @@ class FakeRobot:
         self.gripper_action = -1  # as if a previous chain ended with the gripper closed
 
 
+class FakeCamera:
+    """calvin_env's camera interface (``name``, ``render() -> (rgb, depth)``); frames show the scene's doors."""
+
+    def __init__(self, table: FakePlayTable, name: str, size: int, door: int) -> None:
+        self.table, self.name, self.size, self.door = table, name, size, door
+
+    def render(self) -> tuple[np.ndarray, np.ndarray]:
+        self.table.renders.append((len(self.table.actions), self.name))
+        level = np.uint8(round(100 * self.table.scene_obs[self.door]) % 256)
+        rgb = np.full((self.size, self.size, 3), level, dtype=np.uint8)
+        if self.name == "static":
+            rgb[0] = 255  # top row marked
+        return rgb, np.zeros((self.size, self.size), np.float32)
+
+
 class FakePlayTable:
     """Records every reset and step it receives, for the tests to check what the adapter sent."""
 
     def __init__(self, config: Any = None) -> None:
         self.config = config
+        # the static image shows the drawer's opening, the gripper's the sliding door's position
+        self.cameras = [FakeCamera(self, "static", 200, door=1), FakeCamera(self, "gripper", 84, door=0)]
+        self.renders: list[tuple[int, str]] = []  # (steps taken so far, camera) per render
         self.robot = FakeRobot()
         self.cid = 0
         self.resets: list[dict[str, Any]] = []
@@ -98,17 +118,20 @@ class FakePlayTable:
             self.scene_obs[5] = 1.0 - self.scene_obs[5]
         return self.get_obs(), 0, False, self.get_info()
 
+    def get_camera_obs(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        rgb_obs, depth_obs = {}, {}
+        for camera in self.cameras:
+            rgb, depth = camera.render()
+            rgb_obs[f"rgb_{camera.name}"] = rgb
+            depth_obs[f"depth_{camera.name}"] = depth
+        return rgb_obs, depth_obs
+
+    def get_state_obs(self) -> dict[str, Any]:
+        return {"robot_obs": self.robot_obs.copy(), "scene_obs": self.scene_obs.copy()}
+
     def get_obs(self) -> dict[str, Any]:
-        level = np.uint8(round(100 * self.scene_obs[1]) % 256)  # the static image shows the drawer's opening
-        static = np.full((200, 200, 3), level, dtype=np.uint8)
-        static[0] = 255  # top row marked
-        gripper = np.full((84, 84, 3), np.uint8(round(100 * self.scene_obs[0]) % 256), dtype=np.uint8)
-        return {
-            "rgb_obs": {"rgb_static": static, "rgb_gripper": gripper},
-            "depth_obs": {"depth_static": np.zeros((200, 200), np.float32)},
-            "robot_obs": self.robot_obs.copy(),
-            "scene_obs": self.scene_obs.copy(),
-        }
+        rgb_obs, depth_obs = self.get_camera_obs()
+        return {"rgb_obs": rgb_obs, "depth_obs": depth_obs, **self.get_state_obs()}
 
     def get_info(self) -> dict[str, Any]:
         self.info_calls += 1

@@ -179,3 +179,36 @@ def test_observation_conversion_checks_cameras_and_sizes() -> None:
     obs["scene_obs"] = obs["scene_obs"][:20]
     with pytest.raises(ValueError, match=r"scene_obs has shape \(20,\), expected \(24,\)"):
         to_observation(obs, "x")
+
+
+def test_steps_without_rendering_change_nothing_but_the_images(tmp_path: Path) -> None:
+    """Same chain, same actions: rendering every 3rd step gives the eager run's states, outcomes and query frames;
+    a step completing a subtask renders anyway (the next subtask's first frame), the others not at all."""
+    chain = ["open_drawer", "turn_on_lightbulb", "move_slider_left", "lift_red_block_table", "turn_on_led"]
+    runs = {}
+    for lazy in (False, True):
+        env = make_env(tmp_path, [(CLOSED_DARK, chain)], ep_len=7)
+        obs = env.reset(episode())
+        results, t = [], 0
+        while not results or not results[-1].done:
+            t += 1
+            result = env.step(scripted_action(obs.instruction), render=not lazy or t % 3 == 0)
+            results.append(result)
+            obs = result.observation
+        runs[lazy] = (results, env.sim)
+    (eager, eager_sim), (lazy, lazy_sim) = runs[False], runs[True]
+    assert len(lazy) == len(eager) == 4 + 1 + 5 + 7
+    np.testing.assert_array_equal(np.array(lazy_sim.actions), np.array(eager_sim.actions))
+    rendered = []
+    for t, (a, b) in enumerate(zip(eager, lazy, strict=True), start=1):
+        assert (b.success, b.done, b.info) == (a.success, a.done, a.info)
+        for key, value in a.observation.proprio.items():
+            np.testing.assert_array_equal(b.observation.proprio[key], value)
+        if b.observation.images:
+            rendered.append(t)
+            for view, image in a.observation.images.items():
+                np.testing.assert_array_equal(b.observation.images[view], image, err_msg=f"{view} at step {t}")
+    # Subtasks end at steps 4 (drawer), 5 (light bulb) and 10 (slider); the red block fails after 7 more.
+    assert rendered == [3, 4, 5, 6, 9, 10, 12, 15]
+    assert [step for step, camera in lazy_sim.renders if camera == "static"] == [0, 3, 4, 5, 6, 9, 10, 12, 15]
+    assert len(eager_sim.renders) == 2 * (len(eager) + 1)
