@@ -8,6 +8,9 @@ one the project itself uses. Entry points are loaded lazily: asking for ``clad``
 from __future__ import annotations
 
 import difflib
+import importlib
+import inspect
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -94,6 +97,72 @@ class Registry:
             f"unknown {self.kind} {name!r}.{hint} Available: {listing}. A plugin package declares "
             f"{self.kind}s in the {self.group!r} entry-point group (see docs/plugins.md)."
         )
+
+
+class PackageRegistry(Registry):
+    """A registry whose built-ins are the modules of one package, each registering itself when imported.
+
+    Every module of ``package`` is imported once, on the first lookup, so a new module dropped into the package
+    needs no edit anywhere. A module that fails to import (a missing optional dependency) must not hide the
+    others: its error is kept and reported only if the name asked for turns out to be missing.
+    """
+
+    def __init__(self, group: str, kind: str, package: str, base: type) -> None:
+        super().__init__(group, kind)
+        self.package = package
+        self.base = base
+        self._import_errors: dict[str, str] = {}
+        self._loaded = False
+
+    def _load_builtins(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        package = importlib.import_module(self.package)
+        for module in pkgutil.iter_modules(package.__path__):
+            qualified = f"{self.package}.{module.name}"
+            try:
+                importlib.import_module(qualified)
+            except Exception as exc:
+                self._import_errors[qualified] = f"{type(exc).__name__}: {exc}"
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        def decorator(cls: type[T]) -> type[T]:
+            if not (isinstance(cls, type) and issubclass(cls, self.base)):
+                base = f"{self.base.__module__}.{self.base.__qualname__}"
+                raise TypeError(f"the {self.kind} {name!r} must be a subclass of {base}, got {cls}")
+            return Registry.register(self, name)(cls)
+
+        return decorator
+
+    def get(self, name: str) -> type:
+        self._load_builtins()
+        try:
+            return super().get(name)
+        except RegistryError as exc:
+            if self._import_errors:
+                failures = "; ".join(f"{mod}: {err}" for mod, err in sorted(self._import_errors.items()))
+                raise RegistryError(f"{exc} (some built-in {self.kind} modules failed to import: {failures})") from None
+            raise
+
+    def build(self, name: str, **kwargs: Any) -> Any:
+        """An instance of ``name`` built with ``kwargs``; arguments its constructor does not take name it."""
+        cls = self.get(name)
+        try:
+            inspect.signature(cls).bind(**kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"{self.kind} {name!r} ({cls.__module__}.{cls.__qualname__}{inspect.signature(cls)}): {exc}"
+            ) from None
+        built = cls(**kwargs)
+        if not isinstance(built, self.base):
+            raise TypeError(f"{self.kind} {name!r} built a {type(built).__name__}, not a {self.base.__qualname__}")
+        return built
+
+    def names(self) -> list[str]:
+        """Every name :meth:`build` accepts, sorted."""
+        self._load_builtins()
+        return sorted(self.available())
 
 
 def _qualname(cls: type) -> str:
