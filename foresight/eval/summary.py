@@ -209,6 +209,7 @@ def leaderboard_result(
                 data_fingerprint=prov["data_fingerprint"],
                 training_steps=prov["step"],
                 run_dir=_run_dir(prov["checkpoint"]),
+                schedule=prov.get("schedule"),
             ),
             benchmark=protocol["benchmark"],
             suite=protocol["suite"],

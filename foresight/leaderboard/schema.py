@@ -176,15 +176,18 @@ class Checkpoint:
     data_fingerprint: str
     training_steps: int | tuple[int, ...]  # a tuple when several checkpoints are averaged
     run_dir: str
+    schedule: dict[str, Any] | None = None  # the evaluated stage's learning-rate schedule (older results: none)
 
     def to_dict(self) -> dict[str, Any]:
         steps = list(self.training_steps) if isinstance(self.training_steps, tuple) else self.training_steps
+        schedule = {"schedule": dict(self.schedule)} if self.schedule is not None else {}
         return {
             "git_sha": self.git_sha,
             "package_version": self.package_version,
             "data_fingerprint": self.data_fingerprint,
             "training_steps": steps,
             "run_dir": self.run_dir,
+            **schedule,
         }
 
     @classmethod
@@ -196,6 +199,7 @@ class Checkpoint:
             d["data_fingerprint"],
             tuple(steps) if isinstance(steps, list) else steps,
             d["run_dir"],
+            d.get("schedule"),
         )
 
 

@@ -11,6 +11,7 @@ import yaml
 from eval_policy import ReachPolicy, info, normalizer
 
 from foresight import checkpoint
+from foresight.budget import Budget
 from foresight.config import ConfigError
 from foresight.envs.libero.config import LiberoConfig
 from foresight.eval.cli import main, parse_args
@@ -135,6 +136,7 @@ def _libero_summary(trials: int, complete: bool = True) -> tuple[dict, list[dict
             "data_fingerprint": "fp",
             "step": 1000,
             "checkpoint": "/runs/clad/policy/checkpoints/step_0001000",
+            "schedule": Budget(steps=1000, batch_size=8, lr=3e-4, warmup_fraction=0.01).schedule().to_dict(),
         },
     }
     return summary, records
@@ -149,6 +151,9 @@ def test_complete_libero_evaluation_becomes_a_valid_leaderboard_result() -> None
     assert protocol["warmup_steps"] == 10 and protocol["image_convention"] == "flipud"
     assert protocol["replan_every"] == 5 and protocol["init_states"] == "libero_official"
     assert result["checkpoint"]["run_dir"] == "/runs/clad" and result["checkpoint"]["training_steps"] == 1000
+    # The schedule the checkpoint ran (#24): a study's arms can be compared on their effective budgets.
+    assert result["checkpoint"]["schedule"] == summary["checkpoint"]["schedule"]
+    assert result["checkpoint"]["schedule"]["warmup_steps"] == 10 and result["checkpoint"]["schedule"]["final_lr"] == 0
     wins = sum(r["success"] for r in records)
     assert result["aggregate"]["successes"] == wins and result["aggregate"]["trials"] == 30
     assert result["aggregate"]["ci95"] == list(wilson_interval(wins, 30))

@@ -67,6 +67,20 @@ def test_round_trip_through_json_is_exact():
     assert text.endswith("\n") and text.index('"aggregate"') < text.index('"benchmark"')  # sorted keys
 
 
+def test_a_checkpoint_schedule_is_validated_and_round_trips():
+    schedule = {"warmup_steps": 10, "total_steps": 1000, "peak_lr": 3e-4, "decay": "cosine", "final_lr": 0.0}
+    res = dataclasses.replace(
+        libero_result(), checkpoint=dataclasses.replace(libero_result().checkpoint, schedule=schedule)
+    )
+    validate_result(res.to_dict())
+    assert Result.from_dict(json.loads(res.to_json())) == res
+    broken = res.to_dict()
+    del broken["checkpoint"]["schedule"]["peak_lr"]
+    with pytest.raises(ResultValidationError, match="peak_lr"):
+        validate_result(broken)
+    assert "schedule" not in libero_result().to_dict()["checkpoint"]  # results made before #24 stay valid
+
+
 def test_calvin_chain_statistics_match_hand_counts():
     lengths = (5, 5, 4, 3, 2, 5, 1, 0, 5, 4)
     res = calvin_result(chain_lengths=lengths)
