@@ -48,6 +48,8 @@ def build_policy() -> Any:
         image_shapes={"agentview": (3, SIZE, SIZE), "wrist": (3, SIZE, SIZE)},
         tasks=("task",),
         instructions=("do the task",),
+        view_roles={"primary": "agentview", "wrist": "wrist"},
+        proprio_roles={"arm": "joint_states", "gripper": "gripper_states"},
     )
     config = DiffusionPolicyConfig(
         vision_width=8,
