@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from foresight.config import ConfigError, available
@@ -42,16 +44,12 @@ def test_misspelled_option_names_the_close_match():
         load_data_config(["data=libero_lerobot", "data.lerobot.rotated_180=maybe"])
 
 
-CALVIN_FIXTURE = "/work/shared/fixtures/calvin/dataset"  # recorded from the real calvin_env
+CALVIN_FIXTURE = str(Path(__file__).resolve().parents[1] / "fixtures" / "calvin" / "dataset")  # from calvin_env
 
 
 def test_calvin_split_option_reaches_the_reader(tmp_path):
-    from pathlib import Path
-
     from foresight.data.source import open_dataset
 
-    if not Path(CALVIN_FIXTURE).exists():
-        pytest.skip(f"CALVIN fixture {CALVIN_FIXTURE} is not on this machine")
     common = ["data=calvin_debug", f"data.path={CALVIN_FIXTURE}", f"data.cache_dir={tmp_path}"]
     training = open_dataset(load_data_config(common))
     validation = open_dataset(load_data_config([*common, "data.calvin.split=validation"]))

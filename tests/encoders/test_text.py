@@ -12,7 +12,7 @@ import torch
 
 from foresight.encoders import build_encoder
 
-CALVIN_ANN = Path("/work/shared/fixtures/calvin/dataset/training/lang_annotations/auto_lang_ann.npy")
+CALVIN_ANN = Path(__file__).resolve().parents[1] / "fixtures/calvin/dataset/training/lang_annotations/auto_lang_ann.npy"
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,6 @@ def minilm():
     return build_encoder("minilm")
 
 
-@pytest.mark.skipif(not CALVIN_ANN.exists(), reason="CALVIN fixture not present")
 def test_matches_the_embeddings_stored_in_the_calvin_fixture(minilm):
     # Official CALVIN file format: a pickled dict, so allow_pickle is needed (trusted, read-only fixture).
     ann = np.load(CALVIN_ANN, allow_pickle=True).item()
