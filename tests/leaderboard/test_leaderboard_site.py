@@ -48,8 +48,9 @@ def browser(tmp_path_factory):
     browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def page(site, browser):
+    """A fresh load of the page for every test: sorting and filtering change it, and tests run in random order."""
     root, _ = site
     page = Page(browser)
     page.goto((root / "site" / "index.html").as_uri())
