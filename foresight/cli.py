@@ -435,7 +435,7 @@ def describe_fields(schema: type, values: dict[str, Any] | None = None) -> list[
             rows += [(f"{f.name}.{k}", v, n) for k, v, n in describe_fields(hint, sub)]
             continue
         note = comments.get(f.name, "")
-        if f.name in values and values[f.name] != default:
+        if f.name in values and plain(values[f.name]) != plain(default):  # YAML lists vs dataclass tuples
             rows.append((f.name, values[f.name], f"(preset; default {show_value(default)}) {note}".rstrip()))
         else:
             rows.append((f.name, default, note))

@@ -104,6 +104,19 @@ def test_a_plugin_method_gets_help_from_its_config(capsys, monkeypatch):
     assert "method.mode = fast" in out
 
 
+def test_help_marks_only_values_a_preset_changes():
+    """A preset value equal to the default (a YAML list against a dataclass tuple) is not called a change."""
+
+    @dataclasses.dataclass
+    class Views:
+        views: tuple[str, ...] = ("primary", "wrist")  # roles
+        width: int = 8
+
+    rows = {key: note for key, _, note in cli.describe_fields(Views, {"views": ["primary", "wrist"], "width": 16})}
+    assert rows["views"] == "roles"
+    assert rows["width"] == "(preset; default 8)"
+
+
 def test_cfg_prints_the_resolved_config_and_runs_nothing(capsys, tmp_path):
     run_dir = tmp_path / "never"
     assert cli.main("train", ["method=dp", "train.steps=7", f"run_dir={run_dir}", "--cfg"]) == 0
