@@ -6,7 +6,9 @@ episodes of one task in a row. One simulator with two 128x128 cameras takes abou
 
 Cameras render only at the steps whose images are read (``step(action, render=False)`` steps physics alone, see
 :mod:`foresight.envs.libero.cameras`): the warm-up renders its last frame only, and an evaluation loop renders
-the frames its policy reads. Proprio and the success check are computed every step.
+the frames its policy reads. Proprio and the success check are computed every step. Later trials of the task
+keep the compiled MuJoCo model (``env.reset=reuse_model``, :mod:`foresight.envs.libero.reset`) rather than
+recompiling it in robosuite's hard reset, with bitwise the same outcome.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from foresight.envs.libero.cameras import CameraGate
 from foresight.envs.libero.config import DUMMY_ACTION, LiberoConfig
 from foresight.envs.libero.observation import to_observation
+from foresight.envs.libero.reset import ModelReuse
 from foresight.envs.libero.sim import CAMERAS, image_convention, make_sim
 from foresight.envs.libero.tasks import LiberoTask, get_task, load_init_states
 from foresight.rollout import EpisodeSpec, Observation, RolloutEnv, StepResult
@@ -36,6 +39,7 @@ class LiberoRolloutEnv(RolloutEnv):
         self._steps = 0
         self._done = True
         self._cameras = CameraGate(CAMERAS, config.camera_size)
+        self._model_reuse: ModelReuse | None = None
 
     def _ensure_task(self, task_index: int) -> LiberoTask:
         if self._task is None or self._task.index != task_index:
@@ -51,6 +55,7 @@ class LiberoRolloutEnv(RolloutEnv):
                 )
             self._task = task
             self._init_states = load_init_states(task)
+            self._model_reuse = ModelReuse() if self.config.reset == "reuse_model" else None
         return self._task
 
     def reset(self, episode: EpisodeSpec) -> Observation:
@@ -66,8 +71,12 @@ class LiberoRolloutEnv(RolloutEnv):
                 f"init_index {episode.init_index}"
             )
         self._sim.seed(episode.seed)  # LIBERO seeds NumPy's global RNG; the fixed init states make it moot
-        self._sim.reset()
-        self._cameras.install(self._sim.env)  # the hard reset built new sensors
+        if self._model_reuse is None:
+            self._sim.reset()
+        else:
+            with self._model_reuse.applied(self._sim.env):
+                self._sim.reset()
+        self._cameras.install(self._sim.env)  # robosuite's reset built new sensors
         wait = self.config.num_steps_wait
         self._cameras.open = wait == 0  # only the frame after the warm-up is read
         raw = self._sim.set_init_state(self._init_states[episode.init_index])
@@ -103,4 +112,5 @@ class LiberoRolloutEnv(RolloutEnv):
         self._sim = None
         self._task = None
         self._init_states = None
+        self._model_reuse = None
         self._done = True
