@@ -133,15 +133,25 @@ def generate_data(cfg: DemoConfig) -> dict[str, Any]:
     return row
 
 
+def eval_args(cfg: DemoConfig) -> list[str]:
+    """The evaluation's command line. It leaves ``eval.render`` and ``env.reset`` at their defaults, the fast path:
+    cameras render only the frames the policy reads, and later trials keep the compiled simulator model."""
+    args = [f"checkpoint={cfg.run_dir}", f"env={SUITE}", f"env.tasks=[{cfg.task}]", f"eval.trials={cfg.trials}",
+            "eval.workers=1", f"eval.out={eval_dir(cfg)}"]  # fmt: skip
+    if cfg.max_steps is not None:
+        args.append(f"env.max_steps={cfg.max_steps}")
+    return args
+
+
+def eval_dir(cfg: DemoConfig) -> Path:
+    return Path(cfg.run_dir) / "eval" / SUITE
+
+
 def evaluate(cfg: DemoConfig) -> dict[str, Any]:
     from foresight.eval.cli import main as eval_main
 
-    out = Path(cfg.run_dir) / "eval" / SUITE
-    args = [f"checkpoint={cfg.run_dir}", f"env={SUITE}", f"env.tasks=[{cfg.task}]", f"eval.trials={cfg.trials}",
-            "eval.workers=1", f"eval.out={out}"]  # fmt: skip
-    if cfg.max_steps is not None:
-        args.append(f"env.max_steps={cfg.max_steps}")
-    if eval_main(args) != 0:
+    out = eval_dir(cfg)
+    if eval_main(eval_args(cfg)) != 0:
         raise RuntimeError(f"the evaluation failed: see {out}")
     summary = json.loads((out / "summary.json").read_text())
     row = summary["results"]["per_task"][0]

