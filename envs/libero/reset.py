@@ -7,9 +7,9 @@ into a new ``MjModel`` / ``MjData``), then ``_reset_internal`` (a new rendering 
 drawn from NumPy's global generator) and new observables. About 4.5 s here, of which compiling is ~2.5 s and the
 new rendering context most of the rest; ``_load_model`` takes ~15 ms.
 
-A soft reset (``sim.reset()`` alone) would be wrong: LIBERO keeps Python state per object and writes into the
-*model* during an episode and its reset (fixture placements into ``body_pos`` / ``body_quat``; visual state such
-as a stove's flame into geom colours). So :class:`ModelReuse` runs robosuite's own ``reset`` unchanged, Python
+A soft reset (``sim.reset()`` alone) would be wrong: LIBERO keeps Python state per object (a stove's burner-on
+flag), and a reset writes into the *model*, not only the data (LIBERO's fixture placements into ``body_pos`` /
+``body_quat``, robosuite's ``visualize`` into site colours). So :class:`ModelReuse` runs robosuite's own ``reset`` unchanged, Python
 side included, and replaces only its two expensive calls: ``_destroy_sim`` is skipped, and ``_initialize_sim``
 restores the model compiled at the first reset (every array and ``opt``, copied in place) and resets the data
 (``mj_resetData``, what a fresh ``MjData`` starts as) followed by the same calls of ``forward`` (one more for the
