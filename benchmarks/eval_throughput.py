@@ -4,7 +4,8 @@ In one invocation, through the real runner (:func:`foresight.eval.evaluate`) and
 chunk length (1, 6 = CLaD, 8 = dp) runs the baseline, ``eval.render=every_step`` with ``env.reset=hard`` (what the
 official LIBERO evaluation does), and the fast path, ``eval.render=on_query`` with ``env.reset=reuse_model``; chunk
 6 also runs ``on_query`` with the hard reset (the share of each change), and again with more workers. It prints
-env steps/s, episodes/min, simulator start-up and per-trial reset times, and the projected time of the full
+env steps/s (also after the simulator start-up, which is reported on its own), episodes/min, start-up and
+per-trial reset times, and the projected time of the full
 LIBERO-LONG protocol (500 episodes of up to 520 steps) here and on 16 cores::
 
     python benchmarks/eval_throughput.py                          # libero_object task 0, 4 trials, 150 steps
@@ -14,7 +15,7 @@ LIBERO-LONG protocol (500 episodes of up to 520 steps) here and on 16 cores::
 The LIBERO policy replays the scripted expert (foresight.envs.libero.expert): its actions are recorded once,
 rendering every step, in a separate process, keyed by a hash of everything a query shows the policy (both
 images and the proprio of the current frame). So the episodes succeed, and a run whose query observations
-differed in a single pixel from the render-every-step ones would miss the table (``misses``, the episode then
+differed in a single pixel from the baseline's would miss the table (``misses``, the episode then
 holds still and fails). Besides success, each episode's final MuJoCo state is hashed, and the table marks whether
 every setting of a chunk length reproduced the baseline's outcomes exactly. Module-level code stays light:
 simulator workers re-import this file.
