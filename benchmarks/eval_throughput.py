@@ -5,8 +5,8 @@ chunk length (1, 6 = CLaD, 8 = dp) runs the baseline, ``eval.render=every_step``
 official LIBERO evaluation does), and the fast path, ``eval.render=on_query`` with ``env.reset=reuse_model``; chunk
 6 also runs ``on_query`` with the hard reset (the share of each change), and again with more workers. It prints
 env steps/s (also after the simulator start-up, which is reported on its own), episodes/min, start-up and
-per-trial reset times, and the projected time of the full
-LIBERO-LONG protocol (500 episodes of up to 520 steps) here and on 16 cores::
+per-trial reset times, and the projected time of the full LIBERO-LONG protocol (500 episodes of up to 520 steps)
+here and on 16 cores::
 
     python benchmarks/eval_throughput.py                          # libero_object task 0, 4 trials, 150 steps
     python benchmarks/eval_throughput.py --trials 8 --max-steps 200 --workers 1 2 4
