@@ -19,7 +19,7 @@ TEACHER_NAMES = {"dynamic": "motion", "depth": "depth", "sam": "sam", "dino": "d
 
 def patchify(x: torch.Tensor, patch: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """``(N, C, H, W)`` -> ``(N, (H/p)(W/p), C p^2)`` raster-ordered patches, and the grid."""
-    n, c, h, w = x.shape
+    h, w = x.shape[-2:]
     if h % patch or w % patch:
         raise ValueError(f"a {h}x{w} target does not split into {patch}x{patch} patches")
     tokens = F.unfold(x, kernel_size=patch, stride=patch).transpose(1, 2)

@@ -166,7 +166,6 @@ class DreamVLA(Method):
         hist = self._positions(spec, self.history_offsets)
         inputs = self._encode(batch, hist, language=stage == FINETUNE)
         out = self.backbone(inputs["text"], inputs["state"], inputs["images"], inputs["step_is_pad"])
-        b, s = inputs["state"].shape[:2]
         losses = {"action": self.action_loss(batch, out["action"], inputs["step_is_pad"])}
         if self.knowledge:
             tgt = self._positions(spec, self.target_offsets)
@@ -184,7 +183,7 @@ class DreamVLA(Method):
 
     def action_loss(self, batch: Batch, action_queries: torch.Tensor, step_is_pad: torch.Tensor) -> torch.Tensor:
         """Every step's chunk ``a_{t_s : t_s + chunk}`` from its ``<action>`` queries (padded rows carry no loss)."""
-        b, s = action_queries.shape[:2]
+        s = action_queries.shape[1]
         chunk = self.config.chunk
         index = torch.arange(s)[:, None] + torch.arange(chunk)[None]  # (S, chunk) rows of the action window
         actions = batch[ACTION][:, index].float()
@@ -197,7 +196,6 @@ class DreamVLA(Method):
         """One type's loss, averaged over the knowledge views; its decoder reads only its own queries."""
         know, k = self.knowledge[kind], self.config.knowledge
         shared = self.config.backbone.queries == "shared"
-        b, s = dream.shape[:2]
         per_view = []
         for vi, view in enumerate(k.views):
             if shared:

@@ -21,9 +21,9 @@ from foresight.config import to_yaml
 from foresight.data import Normalizer
 from foresight.factory import build_method
 from foresight.interfaces import Method, Stage
-from foresight.train import configure_trainable, set_stage_modes
 from foresight.teachers import build_teacher
 from foresight.teachers.base import teacher_outputs
+from foresight.train import configure_trainable, set_stage_modes
 from foresight.types import (
     ACTION,
     ACTION_IS_PAD,
