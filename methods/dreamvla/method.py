@@ -161,7 +161,8 @@ class DreamVLA(Method):
     def _positions(self, spec: DataSpec, offsets: tuple[int, ...]) -> list[int]:
         return [spec.obs_offsets.index(o) for o in offsets]
 
-    def compute_loss(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
+    def losses(self, batch: Batch, stage: str) -> dict[str, torch.Tensor]:
+        """Each loss term, unweighted: ``action`` and one per knowledge type (pretraining: ``dynamic`` only)."""
         spec = self.data_spec(stage)
         hist = self._positions(spec, self.history_offsets)
         inputs = self._encode(batch, hist, language=stage == FINETUNE)
@@ -173,10 +174,15 @@ class DreamVLA(Method):
             types = ("dynamic",) if stage == PRETRAIN else tuple(self.knowledge)
             for kind in types:
                 losses[kind] = self.knowledge_loss(kind, batch, out["dream"], tgt, valid, pretrain=stage == PRETRAIN)
+        return losses
+
+    def compute_loss(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
+        """Code's total: ``action + sum_k w_k * knowledge_k`` (utils/train_utils.py)."""
+        losses = self.losses(batch, stage)
         weights = self.config.knowledge.weights
         total = sum((v if k == "action" else weights[k] * v) for k, v in losses.items())
         names = list(losses)
-        values = torch.stack([losses[n].detach().float() for n in names]).tolist()
+        values = torch.stack([losses[n].detach().float() for n in names]).tolist()  # one device sync
         logs = dict(zip([f"loss_{n}" for n in names], values, strict=True))
         logs["loss"] = float(total.detach())
         return total, logs
