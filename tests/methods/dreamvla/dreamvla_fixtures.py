@@ -13,11 +13,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/methods: the contract's INFO and batches
 
-import contract  # noqa: E402
+import contract
 
-from foresight.config import load_group  # noqa: E402
-from foresight.methods.dreamvla import DreamVLA  # noqa: E402
-from foresight.types import target_key  # noqa: E402
+from foresight.config import load_group
+from foresight.methods.dreamvla import DreamVLA
+from foresight.types import target_key
 
 INFO = contract.INFO
 TARGET_SHAPES = {"motion": (2, 16, 16), "depth": (1, 16, 16), "sam": (16, 4, 4), "dino": (32, 4, 4)}
