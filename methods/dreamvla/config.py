@@ -80,6 +80,7 @@ class KnowledgeConfig:
     motion_grid: int = 8  # App. A.2 "one keypoint every 8 pixels"; also the RGB patch of the dynamic region
     motion_teacher: str = "raft"  # ours: RAFT (BSD); code uses CoTracker (teacher=cotracker, non-commercial)
     motion_path: str | None = "~/.cache/torch/hub/checkpoints/raft_small_C_T_V2-01064c6d.pth"  # torchvision's
+    motion_kwargs: dict[str, Any] = field(default_factory=lambda: {"input_size": None})  # None: the frame size
     depth_teacher: str = "depth_anything"  # App. A.2: Depth-Anything v2 (CALVIN: recorded depth, calvin_depth)
     depth_path: str | None = "depth-anything/Depth-Anything-V2-Small-hf"
     depth_kwargs: dict[str, Any] = field(default_factory=lambda: {"resolution": [56, 56]})  # ours

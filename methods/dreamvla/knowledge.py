@@ -62,7 +62,7 @@ class Knowledge:
         depth / SAM / DINO at the target offsets."""
         c = self.cfg
         teacher, path, kwargs = {
-            "dynamic": (c.motion_teacher, c.motion_path, {"grid": c.motion_grid, "gap": c.future}),
+            "dynamic": (c.motion_teacher, c.motion_path, {**c.motion_kwargs, "grid": c.motion_grid, "gap": c.future}),
             "depth": (c.depth_teacher, c.depth_path, c.depth_kwargs),
             "sam": (c.sam_teacher, c.sam_path, c.sam_kwargs),
             "dino": (c.dino_teacher, c.dino_path, c.dino_kwargs),
@@ -84,16 +84,18 @@ class Knowledge:
             if c.dynamic == "flow":
                 tokens, grid = grid_tokens(teacher.float())
                 return Targets(tokens, grid, valid.float()[:, None].expand(-1, tokens.shape[1]))
-            tokens, grid = patchify(frames.float() / 255.0, self.rgb_patch)
+            pixels = frames.float() / 255.0
             if teacher is None:  # language-free pretraining: the entire future frame (§4)
+                tokens, grid = patchify(pixels, self.rgb_patch)
                 region = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
             else:
+                # RGB patches on the motion teacher's grid: frames the teacher saw resized are resized alike
+                gh, gw = teacher.shape[-2:]
+                size = (gh * self.rgb_patch, gw * self.rgb_patch)
+                if tuple(pixels.shape[-2:]) != size:
+                    pixels = F.interpolate(pixels, size=size, mode="bilinear", antialias=True, align_corners=False)
+                tokens, grid = patchify(pixels, self.rgb_patch)
                 region = dynamic_region_mask(teacher, c.motion_threshold, c.motion_dilate).flatten(1)
-                if tuple(teacher.shape[-2:]) != grid:
-                    raise ValueError(
-                        f"the motion grid {tuple(teacher.shape[-2:])} does not match the {grid} RGB patches of "
-                        f"{self.rgb_patch} px: the motion teacher's input size must be the frame size"
-                    )
             return Targets(losses.normalize_patches(tokens), grid, region.float() * valid.float()[:, None])
         if self.kind == "depth":
             tokens, grid = patchify(teacher.float(), c.depth_patch)

@@ -102,3 +102,11 @@ def test_the_total_is_the_code_weighted_sum():
     w = {"dynamic": 0.1, "depth": 0.001, "sam": 0.01, "dino": 0.01}
     expected = parts["action"] + sum(w[k] * parts[k] for k in w)
     assert torch.allclose(total, expected) and logs["loss_depth"] == parts["depth"].item()
+
+
+def test_frames_are_resized_to_the_motion_teachers_grid():
+    know = Knowledge("dynamic", KnowledgeConfig(motion_grid=4, motion_dilate=0))
+    frames = torch.randint(0, 256, (1, 3, 4, 4), dtype=torch.uint8)  # a 4x4 frame, motion computed at 8x8
+    targets = know.targets(torch.zeros(1, 2, 2, 2), frames, torch.tensor([True]))
+    resized = F.interpolate(frames.float() / 255, size=(8, 8), mode="bilinear", antialias=True, align_corners=False)
+    assert targets.grid == (2, 2) and torch.allclose(targets.tokens, losses.normalize_patches(patchify(resized, 4)[0]))
