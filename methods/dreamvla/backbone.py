@@ -95,8 +95,11 @@ class DreamBackbone(nn.Module):
                 attn_pdrop=cfg.dropout,
             )
             self.gpt = GPT2Model(gpt_cfg)
-        if cfg.gradient_checkpointing:
-            self.gpt.gradient_checkpointing_enable()
+        if cfg.gradient_checkpointing:  # transformers >= 5 renamed it; the floor (4.40) has the old name only
+            enable = (
+                getattr(self.gpt, "activation_checkpointing_enable", None) or self.gpt.gradient_checkpointing_enable
+            )
+            enable()
         self.register_buffer("allowed", attention_mask(self.layout, cfg.attention), persistent=False)
 
     def forward(

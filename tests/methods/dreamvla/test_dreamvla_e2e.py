@@ -66,6 +66,7 @@ def test_the_checkpoint_runs_in_the_libero_simulator_with_adaptive_ensembling(ru
     run = EvalConfig(workers=1, progress=False, allow_unseen_tasks=True)
     summary = evaluate(LiberoEnv(config), loaded, run, tmp_path / "eval", label="libero_object")
     assert summary["episodes"]["ok"] == 1 and summary["timing"]["env_steps"] == 4
+    assert summary["timing"]["policy_calls"] == 4  # adaptive ensembling queries the policy at every step
     assert summary["execution"] == {"action_execution": "adaptive_ensemble", "replan_every": 1,
                                     "temporal_ensemble": None, "adaptive_ensemble": 0.1, "chunk_length": 3}  # fmt: skip
     (record,) = [json.loads(line) for line in (tmp_path / "eval" / "episodes.jsonl").read_text().splitlines()]
