@@ -115,7 +115,7 @@ def test_the_tiny_encoder_is_a_registered_decisionnce_of_32_dimensions(tmp_path,
     assert encoder.feature_id.startswith(f"decisionnce:DecisionNCE-T:sha256-{digest[:16]}")
 
 
-@pytest.mark.parametrize("name", ["dp_tiny", "clad_tiny"])
+@pytest.mark.parametrize("name", ["dp_tiny", "clad_tiny", "dreamvla_tiny"])
 def test_tiny_preset_builds_a_small_model(name):
     from foresight.config import load_group
     from foresight.factory import build_method
