@@ -18,6 +18,9 @@ from foresight.budget import Budget
 KNOWLEDGE_TYPES = ("dynamic", "depth", "sam", "dino")
 """The world knowledge DreamVLA forecasts (§3.2): dynamic regions, depth, and SAM / DINOv2 semantics."""
 
+LOSS_WEIGHTS = {"dynamic": 0.1, "depth": 0.001, "sam": 0.01, "dino": 0.01}
+"""Per knowledge type, beside the action loss's 1.0: the code's (utils/train_utils.py); the paper's §4 elides them."""
+
 
 @dataclass
 class EncoderConfig:
@@ -66,10 +69,7 @@ class KnowledgeConfig:
     decoder_dim: int = 1024  # Table 9 decoders 1024
     decoder_layers: int = 2  # Table 9
     decoder_heads: int = 16  # Table 9
-    # Loss weights: code (utils/train_utils.py); the paper's §4 weights are elided in its text.
-    weights: dict[str, float] = field(
-        default_factory=lambda: {"dynamic": 0.1, "depth": 0.001, "sam": 0.01, "dino": 0.01}
-    )
+    weights: dict[str, float] = field(default_factory=lambda: dict(LOSS_WEIGHTS))  # code utils/train_utils.py
     depth_loss: Literal["silog", "scale_mse"] = "silog"  # code: scale-invariant log (sigloss); paper eq. 4: scale-MSE
     semantic_loss: Literal["cosine", "infonce"] = "cosine"  # code: cosine; paper eq. 5: InfoNCE over shifted patches
     infonce_temperature: float = 0.1  # ours (paper gives none)
