@@ -3,11 +3,14 @@ parameter count at the paper's size, gradient checkpointing, and the pretraining
 
 from __future__ import annotations
 
+import pytest
 import torch
 from dreamvla_fixtures import batch, build, node
 
+from foresight.config import ConfigError, validate
 from foresight.methods.dreamvla.config import DreamVLAConfig, EncoderConfig
 from foresight.methods.dreamvla.encoders import FrozenEncoders
+from foresight.methods.dreamvla.knowledge import Knowledge
 from foresight.methods.dreamvla.tiny import tiny_encoder_folder
 
 
@@ -71,3 +74,14 @@ def test_pretraining_reads_no_teacher_and_no_instruction():
     torch.manual_seed(0)
     b = method.losses({**data, "instruction": ["something else"] * 2}, "pretrain")
     assert set(a) == {"action", "dynamic"} and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_teacher_specs_carry_the_configured_paths_and_bad_knowledge_is_one_clear_error():
+    cfg = DreamVLAConfig()
+    spec = build(node()).data_spec("finetune")
+    assert {t.name: t.teacher for t in spec.targets} == {"motion": "raft_tiny", "sam": "sam_tiny"}
+    assert "path" not in dict(spec.targets[0].kwargs)  # the tiny teachers need none
+    paper = Knowledge("depth", cfg.knowledge).teacher(("agentview",), (3,), (0,))
+    assert dict(paper.kwargs) == {"path": "depth-anything/Depth-Anything-V2-Small-hf", "resolution": (56, 56)}
+    with pytest.raises(ConfigError, match=r"unknown \['depht'\]; expected a subset of \['dynamic', 'depth'"):
+        validate({"knowledge": {"types": ["depht"]}}, DreamVLAConfig, "method")
