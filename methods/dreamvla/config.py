@@ -41,7 +41,7 @@ class BackboneConfig:
     num_layers: int = 24  # Table 9
     num_heads: int = 16  # Table 9
     dropout: float = 0.1  # GPT-2's own dropout (code keeps GPT2Config defaults)
-    resampler_latents: int = 9  # code (Seer perceiver resampler num_latents); paper: "num latents << 196"
+    resampler_latents: int = 9  # ours after Seer's resampler (unverified in the release); App. A.1: "<< 196"
     resampler_depth: int = 3  # Table 9 "perceiver resampler 3 layers"
     resampler_heads: int = 8  # Table 9 "perceiver resampler 8 heads"
     resampler_dim: int = 768  # Table 9 "perceiver resampler 768" (= MAE width)
@@ -70,7 +70,7 @@ class KnowledgeConfig:
     decoder_layers: int = 2  # Table 9
     decoder_heads: int = 16  # Table 9
     weights: dict[str, float] = field(default_factory=lambda: dict(LOSS_WEIGHTS))  # code utils/train_utils.py
-    depth_loss: Literal["silog", "scale_mse"] = "silog"  # code: scale-invariant log (sigloss); paper eq. 4: scale-MSE
+    depth_loss: Literal["silog", "scale_mse"] = "silog"  # code: scale-invariant log; paper eq. 4: scale-MSE
     semantic_loss: Literal["cosine", "infonce"] = "cosine"  # code: cosine; paper eq. 5: InfoNCE over shifted patches
     infonce_temperature: float = 0.1  # ours (paper gives none)
     # Teachers (docs/teachers.md). *_path: a local folder / file or a hub id in the local cache (null: the teacher

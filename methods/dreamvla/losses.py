@@ -27,7 +27,7 @@ def normalize_patches(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 
 def silog(log_pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, lam: float = 0.5) -> torch.Tensor:
-    """Scale-invariant log loss (Eigen et al. 2014; the code's utils/sigloss.py), per sample, on positive targets.
+    """Scale-invariant log loss (Eigen et al. 2014; the code's depth loss), per sample, on positive targets.
 
     ``sqrt(mean(d^2) - lam * mean(d)^2)`` with ``d = log(target) - log_pred``; ``log_pred`` is the decoder's output,
     read as log-depth.
