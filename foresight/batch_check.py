@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from foresight.types import ACTION, ACTION_IS_PAD, INSTRUCTION, STATE, DataSpec, feature_key, image_key
+from foresight.types import ACTION, ACTION_IS_PAD, INSTRUCTION, STATE, DataSpec, feature_key, image_key, target_key
 
 
 class BatchKeyError(KeyError):
@@ -25,8 +25,8 @@ def required_keys(spec: DataSpec, *, training: bool) -> list[tuple[tuple[str, ..
     """``(alternatives, reason)`` for every input ``spec`` promises; a batch must hold one of the alternatives.
 
     A view may arrive as pixels or as a frozen encoder's cached features of it (the trainer skips decoding pixels
-    the cache covers); an instruction embedding may be computed from the instruction text. Actions are promised
-    in training, and at inference only as the executed past actions of negative offsets.
+    the cache covers); an instruction embedding may be computed from the instruction text. Actions and teacher
+    targets are promised in training; at inference only the executed past actions of negative offsets.
     """
     needs: list[tuple[tuple[str, ...], str]] = []
     if spec.proprio_keys:
@@ -44,6 +44,9 @@ def required_keys(spec: DataSpec, *, training: bool) -> list[tuple[tuple[str, ..
         reason = "action_offsets" if training else "negative action_offsets (the executed past actions)"
         needs.append(((ACTION,), reason))
         needs.append(((ACTION_IS_PAD,), reason))
+    if training:
+        for target in spec.targets:
+            needs.extend(((target_key(target.name, s),), f"teacher target {target.name!r}") for s in target.sources)
     return needs
 
 

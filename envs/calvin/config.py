@@ -60,6 +60,7 @@ class CalvinConfig:
     oracle: str = "calvin_env"  # the official Tasks class; or "foresight", its re-implementation (ORACLES)
     replan_every: int | None = None  # actions executed per predicted chunk; None: the whole chunk
     temporal_ensemble: float | None = None  # ACT-style chunk averaging with weights exp(-k * age); None: off
+    adaptive_ensemble: float | None = None  # CogACT / DreamVLA adaptive ensembling alpha (CogACT: 0.1); None: off
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
@@ -74,6 +75,12 @@ class CalvinConfig:
             raise ValueError(f"env.replan_every must be a positive integer or None, got {self.replan_every!r}")
         if self.temporal_ensemble is not None and not self.temporal_ensemble >= 0:
             raise ValueError(f"env.temporal_ensemble must be a non-negative k or None, got {self.temporal_ensemble!r}")
+        if self.adaptive_ensemble is not None and not self.adaptive_ensemble >= 0:
+            raise ValueError(
+                f"env.adaptive_ensemble must be a non-negative alpha or None, got {self.adaptive_ensemble!r}"
+            )
+        if self.adaptive_ensemble is not None and self.temporal_ensemble is not None:
+            raise ValueError("env.temporal_ensemble and env.adaptive_ensemble are both set: choose one")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

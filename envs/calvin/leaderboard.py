@@ -14,7 +14,7 @@ from typing import Any
 
 from foresight.envs.calvin.config import NUM_SEQUENCES
 from foresight.envs.calvin.summary import chain_outcome, subtask_counts
-from foresight.eval.summary import LeaderboardInputs
+from foresight.eval.summary import LeaderboardInputs, ensemble_parameter
 from foresight.leaderboard.schema import Protocol, TaskOutcome
 
 
@@ -38,7 +38,7 @@ def leaderboard_protocol(protocol: Mapping[str, Any], execution: Mapping[str, An
         image_convention="raw",  # pybullet renders upright; nothing is done to the frames
         action_execution=execution["action_execution"],
         replan_every=execution["replan_every"],
-        ensemble_decay=execution["temporal_ensemble"],
+        ensemble_decay=ensemble_parameter(execution),
         init_states="calvin_official",
         num_chains=protocol["num_sequences"],
     )

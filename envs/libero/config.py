@@ -59,6 +59,7 @@ class LiberoConfig:
     camera_size: int = 128  # the official dataset's 128x128 (create_dataset.py); 224 / 256 for OpenVLA-style
     replan_every: int | None = None  # None: the whole chunk (openpi: 5)
     temporal_ensemble: float | None = None  # None: off, as the community protocol
+    adaptive_ensemble: float | None = None  # CogACT / DreamVLA adaptive ensembling alpha (CogACT: 0.1); None: off
     tasks: tuple[int, ...] | None = None  # None: every task of the suite
     image_convention: str = "opengl"  # robosuite renders upside down (macros.IMAGE_CONVENTION); turned upright
     reset: str = "reuse_model"  # not protocol: the same outcomes as "hard" (robosuite's), faster
@@ -80,6 +81,12 @@ class LiberoConfig:
             raise ValueError(f"env.replan_every must be a positive integer or None, got {self.replan_every!r}")
         if self.temporal_ensemble is not None and not self.temporal_ensemble >= 0:
             raise ValueError(f"env.temporal_ensemble must be a non-negative k or None, got {self.temporal_ensemble!r}")
+        if self.adaptive_ensemble is not None and not self.adaptive_ensemble >= 0:
+            raise ValueError(
+                f"env.adaptive_ensemble must be a non-negative alpha or None, got {self.adaptive_ensemble!r}"
+            )
+        if self.adaptive_ensemble is not None and self.temporal_ensemble is not None:
+            raise ValueError("env.temporal_ensemble and env.adaptive_ensemble are both set: choose one")
         if self.image_convention not in IMAGE_CONVENTIONS:
             raise ValueError(
                 f"env.image_convention {self.image_convention!r} is unknown; choose one of {list(IMAGE_CONVENTIONS)}"

@@ -1,9 +1,10 @@
 """From predicted action chunks to the actions an episode executes (receding horizon or temporal ensembling), and
 from that to the steps whose camera images anyone reads.
 
-Both are protocol options (``env.replan_every``, ``env.temporal_ensemble``) because they change success rates:
-openpi executes 5 actions of each chunk before replanning; ACT and LBP query the policy every step and average
-the predictions that overlap the current step.
+All are protocol options (``env.replan_every``, ``env.temporal_ensemble``, ``env.adaptive_ensemble``) because
+they change success rates: openpi executes 5 actions of each chunk before replanning; ACT and LBP query the policy
+every step and average the predictions that overlap the current step; CogACT and DreamVLA weigh those predictions
+by how much they agree with the newest one.
 """
 
 from __future__ import annotations
@@ -22,15 +23,25 @@ class ActionQueue:
     oldest prediction: ACT's temporal ensembling (Zhao et al. 2023, §3.3; ``exp_weights = np.exp(-k *
     np.arange(n))`` over the predictions ordered oldest first in its ``imitate_episodes.py``), so older
     predictions weigh more and ``k`` sets how fast new ones are let in.
+
+    With ``adaptive_alpha=a`` (CogACT's adaptive ensembling, Li et al. 2024, §3.4; its ``AdaptiveEnsembler``,
+    which DreamVLA's ``action_ensemble.py`` reuses) the weights are ``exp(a * cos(p_i, p_new))``: each stored
+    prediction for step ``s`` counts by its cosine similarity to the newest chunk's prediction for ``s``, so
+    predictions that disagree with the current plan (another mode) fade out. CogACT uses ``a = 0.1``.
     """
 
-    def __init__(self, replan_every: int, ensemble_decay: float | None = None) -> None:
+    def __init__(
+        self, replan_every: int, ensemble_decay: float | None = None, adaptive_alpha: float | None = None
+    ) -> None:
         if replan_every < 1:
             raise ValueError(f"replan_every must be at least 1, got {replan_every}")
         if ensemble_decay is not None and not ensemble_decay >= 0:
             raise ValueError(f"the temporal-ensembling decay k must be non-negative, got {ensemble_decay}")
+        if adaptive_alpha is not None and ensemble_decay is not None:
+            raise ValueError("temporal and adaptive ensembling are two ways to weigh chunks: choose one")
         self.replan_every = replan_every
         self.ensemble_decay = ensemble_decay
+        self.adaptive_alpha = adaptive_alpha
         self._chunks: list[tuple[int, np.ndarray]] = []
 
     def reset(self) -> None:
@@ -46,16 +57,25 @@ class ActionQueue:
                 f"replan_every={self.replan_every} exceeds the {length} actions the policy predicts from the current "
                 f"step: set env.replan_every to at most {length}"
             )
-        if self.ensemble_decay is None:
+        if self.ensemble_decay is None and self.adaptive_alpha is None:
             return chunk[: self.replan_every].copy()
         self._chunks = [(start, c) for start, c in self._chunks if start + len(c) > t]
         self._chunks.append((t, chunk))
         actions = []
         for step in range(t, t + self.replan_every):
-            predictions = [c[step - start] for start, c in self._chunks if start <= step < start + len(c)]
-            weights = np.exp(-self.ensemble_decay * np.arange(len(predictions)))
-            actions.append(np.tensordot(weights / weights.sum(), np.stack(predictions), axes=1))
+            predictions = np.stack([c[step - start] for start, c in self._chunks if start <= step < start + len(c)])
+            weights = self._weights(predictions)
+            actions.append(np.tensordot(weights / weights.sum(), predictions, axes=1))
         return np.stack(actions).astype(chunk.dtype, copy=False)
+
+    def _weights(self, predictions: np.ndarray) -> np.ndarray:
+        """Unnormalised weights of the ``(n, action_dim)`` predictions for one step, oldest first."""
+        if self.adaptive_alpha is None:
+            return np.exp(-self.ensemble_decay * np.arange(len(predictions)))
+        newest = predictions[-1]
+        norms = np.linalg.norm(predictions, axis=1) * np.linalg.norm(newest)
+        cosine = predictions @ newest / (norms + 1e-7)  # CogACT's epsilon
+        return np.exp(self.adaptive_alpha * cosine)
 
 
 RENDER_MODES = ("on_query", "every_step")
@@ -69,8 +89,8 @@ class RenderPlan:
     The policy is queried every ``replan_every`` steps after the episode (or CALVIN subtask) starts, and each
     query reads the frames at its observation ``offsets`` (``<= 0``). So the frame ``u`` steps into the segment is
     read iff ``u - o`` is a multiple of ``replan_every`` for some offset ``o``: CLaD (chunk 6, offsets ``(-6,
-    0)``) and dp (chunk 8, offset 0) read every 6th and every 8th frame; temporal ensembling (a query every step)
-    and videos read all of them. A query cut short (the episode ends, or a subtask does, which restarts the
+    0)``) and dp (chunk 8, offset 0) read every 6th and every 8th frame; temporal or adaptive ensembling (a query every
+    step) and videos read all of them. A query cut short (the episode ends, or a subtask does, which restarts the
     segment) only means an image was rendered that nobody reads. Frame 0, the reset's, is always rendered.
     """
 

@@ -94,23 +94,30 @@ def check_task_set(suite: EnvSuite, episodes: list[EpisodeSpec], trained: tuple[
 
 
 def resolve_execution(suite: EnvSuite, chunk_length: int) -> dict[str, Any]:
-    """How chunks become actions, from the suite's protocol options ``replan_every`` / ``temporal_ensemble``.
+    """How chunks become actions, from the suite's protocol options ``replan_every`` / ``temporal_ensemble`` /
+    ``adaptive_ensemble``.
 
-    ``replan_every=None`` executes the whole chunk, or, with temporal ensembling, queries every step (ACT).
+    ``replan_every=None`` executes the whole chunk, or, with temporal (ACT) or adaptive (CogACT) ensembling,
+    queries every step, so every step's frames are rendered.
     """
     decay = getattr(suite.config, "temporal_ensemble", None)
+    alpha = getattr(suite.config, "adaptive_ensemble", None)
+    if decay is not None and alpha is not None:
+        raise EvalError("env.temporal_ensemble and env.adaptive_ensemble both set: choose one way to weigh chunks")
     replan = getattr(suite.config, "replan_every", None)
     if replan is None:
-        replan = 1 if decay is not None else chunk_length
+        replan = 1 if decay is not None or alpha is not None else chunk_length
     if replan > chunk_length:
         raise EvalError(
             f"env.replan_every={replan} exceeds the {chunk_length} actions the policy predicts from the current "
             f"step (its action offsets from 0 on): set env.replan_every to at most {chunk_length}"
         )
+    mode = "temporal_ensemble" if decay is not None else "adaptive_ensemble" if alpha is not None else None
     return {
-        "action_execution": "temporal_ensemble" if decay is not None else "receding_horizon",
+        "action_execution": mode or "receding_horizon",
         "replan_every": replan,
         "temporal_ensemble": decay,
+        "adaptive_ensemble": alpha,
         "chunk_length": chunk_length,
     }
 
@@ -217,7 +224,11 @@ class _Shard:
             pending.remove(episode)
             if worker is None:
                 worker = workers[index] = Worker(index, self.suite, self.setup)
-            self.queues[index] = ActionQueue(self.execution["replan_every"], self.execution["temporal_ensemble"])
+            self.queues[index] = ActionQueue(
+                self.execution["replan_every"],
+                self.execution["temporal_ensemble"],
+                self.execution.get("adaptive_ensemble"),
+            )
             self.steps[index] = 0
             worker.start(episode, record_video=episode.trial < self.config.videos)
 

@@ -79,6 +79,12 @@ def build_summary(
     }
 
 
+def ensemble_parameter(execution: Mapping[str, Any]) -> float | None:
+    """The leaderboard's ``ensemble_decay``: ACT's ``k`` or CogACT's ``alpha``, per ``action_execution``."""
+    alpha = execution.get("adaptive_ensemble")
+    return alpha if alpha is not None else execution["temporal_ensemble"]
+
+
 def _libero_protocol(protocol: Mapping[str, Any], execution: Mapping[str, Any]) -> Protocol:
     # What was done to the render before the policy saw it: LIBERO's to_upright reverses the rows of an
     # "opengl" render (foresight.data.orientation) and leaves "opencv" as is.
@@ -91,7 +97,7 @@ def _libero_protocol(protocol: Mapping[str, Any], execution: Mapping[str, Any]) 
         image_convention=convention,
         action_execution=execution["action_execution"],
         replan_every=execution["replan_every"],
-        ensemble_decay=execution["temporal_ensemble"],
+        ensemble_decay=ensemble_parameter(execution),
         init_states="libero_official",
     )
 

@@ -86,6 +86,8 @@ def _phrase(p: Mapping[str, Any], item: str, benchmark: str) -> str:
     if item == "execution":
         if p.get("action_execution") == "temporal_ensemble":
             return f"temporal ensemble k={p['ensemble_decay']}, replan every {p['replan_every']}"
+        if p.get("action_execution") == "adaptive_ensemble":
+            return f"adaptive ensemble alpha={p['ensemble_decay']}, replan every {p['replan_every']}"
         return f"replan every {p['replan_every']}"
     return _INIT_WORDS.get(p["init_states"], str(p["init_states"]))
 

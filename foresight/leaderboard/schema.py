@@ -38,9 +38,9 @@ class Protocol:
     max_steps: int
     warmup_steps: int
     image_convention: str  # "rot180" | "flipud" | "raw": what was done to the render before the policy saw it
-    action_execution: str = "receding_horizon"  # or "temporal_ensemble"
+    action_execution: str = "receding_horizon"  # or "temporal_ensemble" (ACT) / "adaptive_ensemble" (CogACT)
     replan_every: int = 1
-    ensemble_decay: float | None = None
+    ensemble_decay: float | None = None  # the ensemble's weight parameter: ACT's k or CogACT's alpha
     init_states: str = "libero_official"  # | "calvin_official" | "random"
     num_chains: int | None = None  # CALVIN only
     checkpoints_averaged: int = 1
@@ -408,8 +408,14 @@ def _consistency_issues(d: Mapping[str, Any]) -> list[Issue]:
     if proto["protocol_id"] != expected_id:
         issues.append(("protocol.protocol_id", f"does not match the protocol fields (expected {expected_id})"))
 
-    if (proto["action_execution"] == "temporal_ensemble") != (proto["ensemble_decay"] is not None):
-        issues.append(("protocol.ensemble_decay", "must be a number for temporal_ensemble and null otherwise"))
+    ensembling = proto["action_execution"] in ("temporal_ensemble", "adaptive_ensemble")
+    if ensembling != (proto["ensemble_decay"] is not None):
+        issues.append(
+            (
+                "protocol.ensemble_decay",
+                "must be a number for temporal_ensemble or adaptive_ensemble and null otherwise",
+            )
+        )
     if bench == "calvin":
         if proto["num_chains"] is None:
             issues.append(("protocol.num_chains", "required for CALVIN (the standard protocol evaluates 1000)"))

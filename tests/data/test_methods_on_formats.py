@@ -43,7 +43,7 @@ def test_tiny_preset_trains_on_every_format_by_role(name, fmt, tmp_path):
     assert spec.views and set(spec.views) <= set(info.image_shapes)
     assert spec.views[0] == info.view_roles["primary"]  # the role, resolved to this format's camera
     assert set(spec.proprio_keys) <= set(info.proprio_dims)
-    assert info.proprio_roles["arm"] in spec.proprio_keys
+    assert spec.proprio_keys and set(spec.proprio_keys) <= set(info.proprio_roles.values())  # asked for by role
 
 
 def test_every_method_has_a_tiny_preset():

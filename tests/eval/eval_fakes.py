@@ -34,6 +34,7 @@ class ReachConfig:
     max_steps: int = 12
     replan_every: int | None = 2
     temporal_ensemble: float | None = None
+    adaptive_ensemble: float | None = None
     image_size: int = 6
     log_dir: str | None = None
     crash_key: str | None = None

@@ -210,6 +210,7 @@ def test_execution_defaults_whole_chunk_or_every_step_when_ensembling() -> None:
         "action_execution": "temporal_ensemble",
         "replan_every": 1,
         "temporal_ensemble": 0.25,
+        "adaptive_ensemble": None,
         "chunk_length": 6,
     }
 

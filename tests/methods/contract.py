@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -20,6 +21,8 @@ from foresight.config import to_yaml
 from foresight.data import Normalizer
 from foresight.factory import build_method
 from foresight.interfaces import Method, Stage
+from foresight.teachers import build_teacher
+from foresight.teachers.base import teacher_outputs
 from foresight.train import configure_trainable, set_stage_modes
 from foresight.types import (
     ACTION,
@@ -31,6 +34,7 @@ from foresight.types import (
     DatasetInfo,
     DataSpec,
     image_key,
+    target_key,
 )
 
 INFO = DatasetInfo(
@@ -64,7 +68,32 @@ def make_batch(spec: DataSpec, info: DatasetInfo, *, training: bool, size: int =
     if actions:
         batch[ACTION] = torch.rand(size, actions, info.action_dim, generator=g) * 2 - 1
         batch[ACTION_IS_PAD] = torch.zeros(size, actions, dtype=torch.bool)
+    if training:
+        for target in spec.targets:
+            for source in target.sources:
+                batch[target_key(target.name, source)] = teacher_targets(spec, target, batch[image_key(source)])
     return batch
+
+
+_TEACHERS: dict[tuple, Any] = {}
+_TARGETS: dict[tuple, torch.Tensor] = {}
+
+
+def teacher_targets(spec: DataSpec, target: Any, frames: torch.Tensor) -> torch.Tensor:
+    """``(B, K, ...)`` targets as the trainer's cache holds them: the real teacher run on each sample's frames.
+
+    A sample's observation frames stand in for its episode (a whole-episode teacher such as motion sees them in
+    order); the rows at the target's offsets are kept. Memoised: the checks build the same batches many times.
+    """
+    key = (target, spec.obs_offsets, frames.shape, hash(frames.numpy().tobytes()))
+    if key not in _TARGETS:
+        ident = (target.teacher, target.kwargs)
+        if ident not in _TEACHERS:
+            _TEACHERS[ident] = build_teacher(target.teacher, **dict(target.kwargs)).eval()
+        rows = [spec.obs_offsets.index(o) for o in target.offsets]
+        outputs = [teacher_outputs(_TEACHERS[ident], sample.permute(0, 2, 3, 1).numpy())[rows] for sample in frames]
+        _TARGETS[key] = torch.from_numpy(np.stack(outputs))
+    return _TARGETS[key].clone()
 
 
 def build(node: dict[str, Any], info: DatasetInfo = INFO, seed: int = 0) -> Method:

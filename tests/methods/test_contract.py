@@ -42,7 +42,7 @@ def node(request, monkeypatch) -> dict[str, Any]:
 
 
 def test_in_tree_methods_are_found():
-    assert {"dp", "clad"} <= set(IN_TREE)
+    assert {"dp", "clad", "dreamvla"} <= set(IN_TREE)
 
 
 def test_stages_and_data_specs_agree(node):
