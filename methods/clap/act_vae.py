@@ -86,10 +86,7 @@ class ActVAE(nn.Module):
         z_q, codes, commit = self.quantize(self.latents(actions))
         recon = self.decode_latents(z_q)
         err = (recon - actions).pow(2).mean(-1)
-        if mask is not None:
-            rec = (err * mask).sum() / mask.sum().clamp_min(1)
-        else:
-            rec = err.mean()
+        rec = err.mean() if mask is None else (err * mask).sum() / mask.sum().clamp_min(1)
         usage = torch.bincount(codes.flatten(), minlength=self.cfg.codebook_size).gt(0).float().mean()
         return {"loss": rec + commit.sum(), "recon": rec, "commit": commit.sum(), "code_usage": usage}
 
@@ -99,4 +96,3 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     flat = z.reshape(-1, z.shape[-1]).float()
     dist = flat.pow(2).sum(-1, keepdim=True) - 2 * flat @ codebook.float().t() + codebook.float().pow(2).sum(-1)
     return dist.argmin(-1).reshape(z.shape[:-1])
-

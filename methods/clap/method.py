@@ -145,8 +145,8 @@ class CLAP(Method):
         losses = {"loss": flow, "rf": flow}
         if self.reference is not None:
             with torch.no_grad():
-                ref_logits, _ = self.reference(self.reference.prefix(*policy_inputs(self.features.fill(batch),
-                                                                                    self.config.vlm)), codes)  # fmt: skip
+                ref_prefix = self.reference.prefix(*policy_inputs(self.features.fill(batch), self.config.vlm))
+                ref_logits, _ = self.reference(ref_prefix, codes)
             kl = knowledge_matching_kl(logits, ref_logits, rf.km_direction)
             losses = {"loss": flow + rf.km_weight * kl, "rf": flow, "km_kl": kl}
         return losses

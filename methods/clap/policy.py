@@ -29,6 +29,8 @@ def build_backbone(cfg: BackboneConfig, positions: int) -> nn.Module:
             resid_pdrop=cfg.dropout,
             embd_pdrop=cfg.dropout,
             attn_pdrop=cfg.dropout,
+            bos_token_id=None,
+            eos_token_id=None,
         )
         return GPT2Model(config)
     from transformers import AutoModelForCausalLM

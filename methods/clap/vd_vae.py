@@ -27,7 +27,7 @@ def feature_tokens(grid: torch.Tensor, cfg: VDVAEConfig, where: str) -> torch.Te
     """``(B, K, C, h, w)`` teacher output -> ``(B, K, h*w, C)`` float tokens, checked against the config."""
     if grid.dim() != 5:
         raise ValueError(f"{where} must be (B, frames, C, h, w) teacher features, got {tuple(grid.shape)}")
-    b, k, c, h, w = grid.shape
+    c, h, w = grid.shape[2:]
     if c != cfg.feature_dim or h * w != cfg.feature_tokens:
         raise ValueError(
             f"{where} has {c} channels on a {h}x{w} grid, but vd_vae.feature_dim={cfg.feature_dim} and "
@@ -134,8 +134,9 @@ class VDVAE(nn.Module):
             with torch.no_grad():
                 teacher_action, _ = self.teacher(now, future)
             positives = torch.where(action_free.view(-1, 1, 1), teacher_action, positives)
-            online_now, online_future = self._augment(now, action_free, generator), self._augment(
-                future, action_free, generator
+            online_now, online_future = (
+                self._augment(now, action_free, generator),
+                self._augment(future, action_free, generator),
             )
         z_action, z_env = self.online(online_now, online_future)
         zq_action, _, commit = quantize_onto(z_action, codebook)
