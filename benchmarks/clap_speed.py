@@ -33,7 +33,7 @@ from foresight.fileio import write_json
 from foresight.methods.clap import CLAP, CLAPConfig
 from foresight.params import LIBERO_INFO
 from foresight.train import configure_trainable, set_stage_modes
-from foresight.types import ACTION, ACTION_IS_PAD, INSTRUCTION, OBS_IS_PAD, TASK_INDEX, image_key
+from foresight.types import ACTION, ACTION_IS_PAD, INSTRUCTION, OBS_IS_PAD, STATE, TASK_INDEX, image_key
 
 STAGES = ("act_vae", "vd_vae", "ntp", "rf_km")
 
@@ -86,6 +86,8 @@ def random_batch(model: CLAP, stage: str | None, size: int, device: torch.device
         TASK_INDEX: torch.arange(size) % 10,
         OBS_IS_PAD: torch.zeros(size, frames, dtype=torch.bool),
     }
+    if spec.proprio_keys:
+        batch[STATE] = torch.rand(size, frames, LIBERO_INFO.proprio_dim(spec.proprio_keys), generator=g) * 2 - 1
     for view in spec.views:
         batch[image_key(view)] = torch.randint(0, 256, (size, frames, 3, 128, 128), dtype=torch.uint8, generator=g)
     if actions:

@@ -180,6 +180,7 @@ class CLAPConfig:
             views=("primary", "wrist"),  # code (LIBERO: both cameras)
         )
     )
+    proprio_keys: tuple[str, ...] = ("arm", "gripper")  # code (QwenPI's state input); roles; () reads no state
     act_vae: ActVAEConfig = field(default_factory=ActVAEConfig)
     vd_vae: VDVAEConfig = field(default_factory=VDVAEConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)

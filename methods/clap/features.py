@@ -15,11 +15,12 @@ from foresight.methods.clad.config import VLMConfig
 from foresight.methods.clad.features import language_features, normalize_feature
 from foresight.methods.clap.config import VDVAEConfig
 from foresight.teachers import Teacher, build_teacher
-from foresight.types import Batch, TeacherSpec, feature_key, image_key, target_key
+from foresight.types import STATE, Batch, TeacherSpec, feature_key, image_key, target_key
 
 
-def policy_inputs(batch: Batch, cfg: VLMConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B, views, image_dim)`` image embeddings at ``t`` and the ``(B, text_dim)`` instruction embedding."""
+def policy_inputs(batch: Batch, cfg: VLMConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(B, views, image_dim)`` image embeddings at ``t``, the ``(B, text_dim)`` instruction embedding and the
+    ``(B, proprio_dim)`` normalised state at ``t`` (None when the spec reads no proprio keys)."""
     views = []
     for view in cfg.views:
         key = feature_key(cfg.encoder, view)
@@ -27,7 +28,8 @@ def policy_inputs(batch: Batch, cfg: VLMConfig) -> tuple[torch.Tensor, torch.Ten
         if x.shape[-1] != cfg.image_dim:
             raise ValueError(f"{key} has width {x.shape[-1]}, but vlm.image_dim={cfg.image_dim}; set it to match")
         views.append(normalize_feature(x[:, -1], cfg.feature_norm))
-    return torch.stack(views, dim=1), language_features(batch, cfg)
+    state = batch[STATE][:, -1].float() if STATE in batch else None
+    return torch.stack(views, dim=1), language_features(batch, cfg), state
 
 
 def dino_spec(cfg: VDVAEConfig, view: str, horizon: int) -> TeacherSpec:

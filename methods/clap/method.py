@@ -44,13 +44,15 @@ class CLAP(Method):
         config = replace(
             config,
             vlm=replace(config.vlm, views=info.resolve_views(config.vlm.views)),
+            proprio_keys=info.resolve_proprio(config.proprio_keys),
             vd_vae=replace(config.vd_vae, view=info.resolve_views((config.vd_vae.view,))[0]),
         )
         super().__init__(config, info)
         act = config.act_vae
         self.act_vae = ActVAE(act, info.action_dim)
         self.vd_vae = VDVAE(config.vd_vae, act)
-        self.policy = TokenPolicy(config.policy.backbone, config.vlm, act.num_codes, act.codebook_size)
+        proprio_dim = info.proprio_dim(config.proprio_keys) if config.proprio_keys else 0
+        self.policy = TokenPolicy(config.policy.backbone, config.vlm, proprio_dim, act.num_codes, act.codebook_size)
         self.layers = layer_indices(self.policy.num_layers, config.rf.num_layers)
         self.rf_head = build_rf_head(config.rf, info.action_dim, self.policy.width, len(self.layers))
         self.reference = copy.deepcopy(self.policy).requires_grad_(False) if config.rf.finetune == "km" else None
@@ -71,8 +73,8 @@ class CLAP(Method):
 
     def data_spec(self, stage: str | None = None) -> DataSpec:
         """``act_vae``: one action chunk. ``vd_vae``: frames ``t, t+H`` (DINO targets) and the chunk between.
-        ``ntp`` / ``rf_km``: the encoder's features at ``t`` and the chunk. Evaluation: features at ``t``; the
-        method returns ``rf.horizon`` actions in either inference mode."""
+        ``ntp`` / ``rf_km``: the encoder's features and the state at ``t``, and the chunk. Evaluation: the same inputs
+        at ``t``; the method returns ``rf.horizon`` actions in either inference mode."""
         if stage is not None:
             self.stage(stage)
         c = self.config
@@ -91,6 +93,7 @@ class CLAP(Method):
             obs_offsets=(0,),
             action_offsets=chunk if stage is not None else tuple(range(c.rf.horizon)),
             views=c.vlm.views,
+            proprio_keys=c.proprio_keys,
             features=(feature_spec(c.vlm),),
         )
 

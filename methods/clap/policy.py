@@ -3,7 +3,8 @@
 The backbone is any transformers model that takes ``inputs_embeds`` and returns every layer's hidden states: a
 causal LM loaded from a local folder (``AutoModelForCausalLM``; its language-model head is dropped, the policy has
 its own categorical head over the action codebook) or a GPT-2-layout transformer built from scratch. The frozen
-encoder's image and instruction embeddings enter as projected prefix tokens; the codes follow a begin token.
+encoder's image and instruction embeddings and the proprioceptive state enter as projected prefix tokens; the
+codes follow a begin token.
 """
 
 from __future__ import annotations
@@ -46,22 +47,29 @@ def text_config(backbone: nn.Module):
 class TokenPolicy(nn.Module):
     """``p(z_a | o_t, I)``: logits ``(B, N_q, K)`` by teacher forcing; greedy decoding at inference."""
 
-    def __init__(self, backbone: BackboneConfig, vlm: VLMConfig, num_codes: int, codebook_size: int) -> None:
+    def __init__(
+        self, backbone: BackboneConfig, vlm: VLMConfig, proprio_dim: int, num_codes: int, codebook_size: int
+    ) -> None:
         super().__init__()
         self.num_codes, self.codebook_size = num_codes, codebook_size
-        self.num_prefix = len(vlm.views) + 1
+        self.num_prefix = len(vlm.views) + 1 + (proprio_dim > 0)
         self.backbone = build_backbone(backbone, self.num_prefix + num_codes)
         config = text_config(self.backbone)
         self.width, self.num_layers = int(config.hidden_size), int(config.num_hidden_layers)
         self.image_in = nn.Linear(vlm.image_dim, self.width)
         self.text_in = nn.Linear(vlm.text_dim, self.width)
+        self.state_in = nn.Linear(proprio_dim, self.width) if proprio_dim else None
         self.source_embed = nn.Parameter(torch.randn(self.num_prefix, self.width) * 0.02)
         self.code_embed = nn.Embedding(codebook_size + 1, self.width)  # the last row is the begin token
         self.head = nn.Linear(self.width, codebook_size)
 
-    def prefix(self, images: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """``(B, views, image_dim)`` and ``(B, text_dim)`` -> ``(B, views + 1, width)`` prefix tokens."""
-        tokens = torch.cat([self.image_in(images), self.text_in(text).unsqueeze(1)], dim=1)
+    def prefix(self, images: torch.Tensor, text: torch.Tensor, state: torch.Tensor | None) -> torch.Tensor:
+        """``(B, views, image_dim)``, ``(B, text_dim)`` and ``(B, proprio_dim)`` (or None without proprio keys) ->
+        ``(B, P, width)`` prefix tokens: one per view, the instruction, the proprioceptive state."""
+        parts = [self.image_in(images), self.text_in(text).unsqueeze(1)]
+        if self.state_in is not None:
+            parts.append(self.state_in(state).unsqueeze(1))
+        tokens = torch.cat(parts, dim=1)
         return tokens + self.source_embed.to(tokens.dtype)
 
     def _run(self, tokens: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:

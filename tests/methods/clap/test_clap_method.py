@@ -118,9 +118,10 @@ def test_rf_head_layers_read_evenly_spaced_backbone_layers():
     with pytest.raises(ValueError, match="exceeds"):
         layer_indices(2, 3)
     method = build()
-    hidden = method.policy.prefix_states(torch.randn(2, 3, 32))
-    cond = method.condition(hidden, 3)
-    assert cond.shape == (2, 2 * 3, 32) and torch.equal(cond[:, 3:], hidden[1][:, :3])
+    assert method.policy.num_prefix == 4  # two views, the instruction, the state
+    hidden = method.policy.prefix_states(torch.randn(2, 4, 32))
+    cond = method.condition(hidden, 4)
+    assert cond.shape == (2, 2 * 4, 32) and torch.equal(cond[:, 4:], hidden[1][:, :4])
 
 
 def test_a_pretrained_causal_lm_from_a_local_folder_is_the_backbone(tmp_path):
