@@ -18,6 +18,20 @@ from foresight.methods.clad.config import VLMConfig
 
 Finetune = Literal["km", "finetune", "insulation"]
 KLDirection = Literal["ref_policy", "policy_ref"]
+SIGLIP = "google/siglip-base-patch16-224"
+DINO = {"path": "facebook/dinov2-base", "pool": 8}  # code: DINOv3 ViT-B/16 patch tokens
+
+
+@dataclass
+class PolicyEncoderConfig(VLMConfig):
+    """The frozen image-text encoder whose embeddings are the token policy's observation and instruction tokens."""
+
+    encoder: str = "siglip"  # ours: stands in for the VLM's own towers (docs, choice 1); clip / decisionnce work too
+    kwargs: dict[str, Any] = field(default_factory=lambda: {"model_path": SIGLIP})  # ours: a local folder / cached id
+    image_dim: int = 768  # SigLIP-B/16's embedding width; checked against the features
+    text_dim: int = 768  # SigLIP-B/16's embedding width
+    views: tuple[str, ...] = ("primary", "wrist")  # code (LIBERO: both cameras); roles
+    feature_norm: Literal["rms", "none"] = "rms"  # ours (as CLaD): unit-RMS embeddings
 
 
 @dataclass
@@ -58,9 +72,7 @@ class VDVAEConfig:
     """Stage ``vd_vae``: contrastive inverse dynamics on frozen visual features (§III-C2, Algorithm 2)."""
 
     teacher: str = "dinov2"  # §III-C2 "a frozen backbone (e.g., DINO)": the teacher registry's DINOv2
-    teacher_kwargs: dict[str, Any] = field(
-        default_factory=lambda: {"path": "facebook/dinov2-base", "pool": 8}  # ours: 8x8 tokens (code: DINOv3-B/16)
-    )
+    teacher_kwargs: dict[str, Any] = field(default_factory=lambda: dict(DINO))  # ours: DINOv2-B pooled to 8x8 tokens
     feature_dim: int = 768  # channels of the teacher's output (DINOv2-B); checked against the features
     feature_tokens: int = 64  # grid cells of the teacher's output (pool 8 -> 64); checked against the features
     view: str = "primary"  # ours: the third-person camera (a role)
@@ -171,15 +183,7 @@ class RFConfig:
 class CLAPConfig:
     """The whole method: the policy's frozen encoder, the four stages and how it acts at evaluation."""
 
-    vlm: VLMConfig = field(
-        default_factory=lambda: VLMConfig(
-            encoder="siglip",  # ours: a frozen image-text encoder stands in for the VLM's own towers (docs)
-            kwargs={"model_path": "google/siglip-base-patch16-224"},
-            image_dim=768,
-            text_dim=768,
-            views=("primary", "wrist"),  # code (LIBERO: both cameras)
-        )
-    )
+    vlm: PolicyEncoderConfig = field(default_factory=PolicyEncoderConfig)
     proprio_keys: tuple[str, ...] = ("arm", "gripper")  # code (QwenPI's state input); roles; () reads no state
     act_vae: ActVAEConfig = field(default_factory=ActVAEConfig)
     vd_vae: VDVAEConfig = field(default_factory=VDVAEConfig)
