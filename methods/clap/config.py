@@ -54,7 +54,7 @@ class ActVAEConfig:
             steps=100_000,  # Table IX
             batch_size=4096,  # Table IX
             lr=2e-5,  # Table IX "VAE Learning Rate" (codebook 1e-3: EMA here, see codebook_update)
-            warmup_steps=1000,  # Table IX
+            warmup_fraction=1000 / 100_000,  # Table IX: 1000 warm-up steps (a fraction: scales with train.steps)
         )
     )
 
@@ -94,7 +94,7 @@ class VDVAEConfig:
             steps=100_000,  # Table IX
             batch_size=256,  # Table IX
             lr=2e-4,  # Table IX
-            warmup_steps=1000,  # Table IX
+            warmup_fraction=1000 / 100_000,  # Table IX: 1000 warm-up steps
         )
     )
 
@@ -141,7 +141,7 @@ class PolicyConfig:
             steps=150_000,  # Table IX
             batch_size=512,  # Table IX
             lr=5e-5,  # Table IX peak (min 5e-6 after 100k: the core's cosine decays to 0, see docs)
-            warmup_steps=1000,  # Table IX
+            warmup_fraction=1000 / 150_000,  # Table IX: 1000 warm-up steps
         )
     )
 
@@ -165,7 +165,7 @@ class RFConfig:
             steps=30_000,  # siblings notes: LIBERO 30k steps (Table IX: 5 epochs)
             batch_size=128,  # Table IX
             lr=1e-4,  # Table IX stage 2
-            warmup_steps=1000,  # Table IX
+            warmup_fraction=1000 / 30_000,  # Table IX: 1000 warm-up steps
         )
     )
 
