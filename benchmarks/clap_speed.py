@@ -3,6 +3,7 @@
     python benchmarks/clap_speed.py --tiny --threads 1          # seconds on a CPU (the clap_tiny preset)
     python benchmarks/clap_speed.py --preset clap_4090          # the one-4090 preset on CUDA
     python benchmarks/clap_speed.py --preset clap_4090 --bf16 --json results.json
+    python benchmarks/clap_speed.py --preset clap_4090 --tiny-frozen --threads 1 --batch-size 4   # CPU, no files
 
 Random data in LIBERO's shapes (two 128x128 views, 7-d actions). Training reads features the way a cached run
 does (frozen-encoder embeddings and DINO targets computed once, outside the timing), as the trainer does with
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=None, help="training batch (default 64, tiny 8)")
     parser.add_argument("--repeats", type=int, default=None, help="timed iterations (default 20, tiny 10)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed iterations first (default 3, tiny 1)")
+    parser.add_argument(
+        "--tiny-frozen", action="store_true", help="the tiny random frozen encoder and DINO teacher (no model files)"
+    )
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for training (CUDA)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (a shared CPU: use 1)")
     parser.add_argument("--json", default=None, help="also write the results here (atomically)")
@@ -153,6 +157,11 @@ def main(argv: list[str] | None = None) -> dict:
         (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.bf16 else nullcontext
     )  # fmt: skip
     cfg = preset(name)
+    if args.tiny_frozen:  # the trained parts at the preset's size; the frozen models at clap_tiny's
+        tiny = preset("clap_tiny")
+        frozen = {k: getattr(tiny.vd_vae, k) for k in ("teacher", "teacher_kwargs", "feature_dim", "feature_tokens")}
+        cfg = dataclasses.replace(cfg, vlm=tiny.vlm, vd_vae=dataclasses.replace(cfg.vd_vae, **frozen))
+        name += " (tiny frozen models)"
     results: dict = {"preset": name, "device": str(device), "batch_size": size, "train": {}, "memory_gb": {}}
 
     model = build(cfg, device)
