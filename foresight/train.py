@@ -278,8 +278,11 @@ class Trainer:
         if ema is not None:
             ema.to(self.accelerator.device)
         set_stage_modes(method, stage)
-        spec, extras = self._features(spec)
-        extras = extras + self._teacher_targets(spec)
+        # Building a frozen encoder or teacher draws random initial weights before loading its own (even when its
+        # cache exists): kept off the training streams, so a resumed stage draws what an uninterrupted one does.
+        with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
+            spec, extras = self._features(spec)
+            extras = extras + self._teacher_targets(spec)
         loader = self._loader(spec, normalizer, plan, start_step, extras)
         val_loader = self._val_loader(spec, normalizer, plan, extras)
         try:
