@@ -78,13 +78,10 @@ class MoLA(Method):
         features = (self.imagination.feature_spec(cfg.views),) if backend == "cached" else ()
         return DataSpec(obs_offsets=obs, action_offsets=horizon, features=features, **common)
 
-    @classmethod
-    def result_labels(cls, config: Any) -> tuple[str, ...]:
-        """What every result of a checkpoint with this config must say beside its numbers (the leaderboard shows
-        it): a policy trained on oracle imagination is an upper bound, not a comparable MoLA."""
-        imagination = config.get("imagination", {}) if isinstance(config, dict) else config.imagination
-        backend = imagination.get("backend") if isinstance(imagination, dict) else imagination.backend
-        return (ORACLE_LABEL,) if backend == "oracle" else ()
+    def result_labels(self) -> tuple[str, ...]:
+        """Every result of a policy trained on oracle imagination says so, next to its numbers on the board: its
+        policy learned from real future frames, an upper bound on what imagination gives, not a comparable MoLA."""
+        return (ORACLE_LABEL,) if self.config.imagination.backend == "oracle" else ()
 
     def check_evaluable(self) -> None:
         """Raise before any episode when this policy cannot act in a simulator (oracle imagination there)."""
