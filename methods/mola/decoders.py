@@ -36,8 +36,12 @@ class _TokenDecoder(nn.Module):
         self.norm = nn.LayerNorm(cfg.hidden_dim)
 
     def patches(self, actions: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        """``(N, Q, latent)``, ``(N, P, D)`` -> ``(N, P, D)`` decoded patch tokens."""
-        sequence = torch.cat([self.action_in(actions), current], dim=1)
+        """``(N, Q, latent)``, ``(N, P, D)`` -> ``(N, P, D)`` decoded patch tokens.
+
+        Eq. 4 "combines" the latent action with the current features: here every patch token gets the mean action
+        embedding added (a direct path, ours) and the action tokens join the sequence for attention."""
+        embedded = self.action_in(actions)
+        sequence = torch.cat([embedded, current + embedded.mean(dim=1, keepdim=True)], dim=1)
         return self.norm(self.blocks(sequence))[:, actions.shape[1] :]
 
 

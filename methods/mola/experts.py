@@ -46,7 +46,7 @@ class ViTEncoder(nn.Module):
         self.size, self.patch = cfg.image_size, cfg.patch_size
         self.grid = cfg.image_size // cfg.patch_size
         self.patch_embed = nn.Conv2d(3, cfg.hidden_dim, cfg.patch_size, cfg.patch_size)
-        self.pos = nn.Parameter(torch.randn(1, self.grid**2, cfg.hidden_dim) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, self.grid**2, cfg.hidden_dim))
         self.blocks = transformer(cfg.hidden_dim, cfg.num_heads, cfg.encoder_layers, cfg.dropout)
         self.norm = nn.LayerNorm(cfg.hidden_dim)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -72,18 +72,21 @@ class ExpertOutput:
 class LatentIDM(nn.Module):
     """Eq. 1-3: ``(o_t, o_{t+k}) -> `` ``num_queries`` discrete latent actions of width ``latent_dim``.
 
-    Spatio-temporal transformer (eq. 2): the queries and both frames' patch tokens, each frame's tokens marked
-    by a learned frame embedding, attend to one another jointly over space and time (ours; the paper does not
-    say whether attention is factorised). The query outputs are projected to ``latent_dim`` and quantised.
+    Spatio-temporal transformer (eq. 2), ours where the paper is silent on its layout: time first, then space.
+    Each patch position's two features (``o_t``, ``o_{t+k}``) and their difference are fused into one token (a
+    linear map: the temporal step); then the latent-action queries, each starting from the pooled fused tokens,
+    and the fused tokens attend to one another over space. Without these two direct paths the queries collapsed
+    to one code on the toy pairs of tests/methods/mola/test_mola_experts.py. The query outputs are projected to
+    ``latent_dim`` and quantised.
     """
 
     def __init__(self, cfg: ExpertConfig) -> None:
         super().__init__()
         self.encoder = ViTEncoder(cfg)
         self.queries = nn.Parameter(torch.randn(1, cfg.num_queries, cfg.hidden_dim) * 0.02)
-        self.frame_embed = nn.Parameter(torch.randn(1, 2, 1, cfg.hidden_dim) * 0.02)
+        self.temporal = nn.Sequential(nn.Linear(3 * cfg.hidden_dim, cfg.hidden_dim), nn.GELU())
         self.st_transformer = transformer(cfg.hidden_dim, cfg.num_heads, cfg.layers, cfg.dropout)
-        self.to_latent = nn.Sequential(nn.LayerNorm(cfg.hidden_dim), nn.Linear(cfg.hidden_dim, cfg.latent_dim))
+        self.to_latent = nn.Linear(cfg.hidden_dim, cfg.latent_dim)
         self.vq = VectorQuantize(
             dim=cfg.latent_dim,
             codebook_size=cfg.codebook_size,
@@ -98,9 +101,10 @@ class LatentIDM(nn.Module):
         """``current``, ``future``: ``(N, 3, H, W)`` uint8 or [0, 1] float frames."""
         both = self.encoder(torch.cat([current, future]))  # one pass over 2N frames
         now, later = both.chunk(2)
-        frames = torch.stack([now, later], dim=1) + self.frame_embed  # (N, 2, P, D)
+        fused = self.temporal(torch.cat([now, later, later - now], dim=-1))  # (N, P, D): the temporal step
         n = now.shape[0]
-        sequence = torch.cat([self.queries.expand(n, -1, -1), frames.flatten(1, 2)], dim=1)
+        queries = self.queries + fused.mean(dim=1, keepdim=True)  # each query starts from the pooled transition
+        sequence = torch.cat([queries.expand(n, -1, -1), fused], dim=1)
         latent = self.to_latent(self.st_transformer(sequence)[:, : self.num_queries])
         quantized, indices, commit = self.vq(latent)
         return ExpertOutput(quantized, indices, commit.sum(), now)
