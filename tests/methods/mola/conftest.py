@@ -1,5 +1,5 @@
 """MoLA tests run torch on one thread (small shared machines), as CLaD's do, and build their synthetic batches with
-the method contract's helpers (tests/methods/contract.py)."""
+the method contract's helpers (tests/methods/contract.py) and the leaderboard's fake results."""
 
 import sys
 from pathlib import Path
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/methods: contract.py
+TESTS = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(TESTS / "methods"), str(TESTS / "leaderboard")]  # contract.py, lb_factories.py
 
 
 @pytest.fixture(autouse=True)
