@@ -58,10 +58,10 @@ class ExpertConfig:
 
     image_size: int = 128  # ours (paper text lost): LIBERO's native 128x128 (CALVIN's 200x200 resized)
     patch_size: int = 16  # ours: ViT-B/16 patches
-    hidden_dim: int = 496  # ours (paper text lost): with 4 + 6 layers, three experts hold 90.20 M (Table 8: 90.58 M)
+    hidden_dim: int = 492  # ours (paper text lost): with 4 + 6 layers, three experts hold 90.94 M (Table 8: 90.58 M)
     encoder_layers: int = 4  # eq. 1's ViT image encoder; ours
     layers: int = 6  # eq. 2's spatio-temporal transformer; ours
-    num_heads: int = 8  # ours (paper text lost)
+    num_heads: int = 12  # ours (paper text lost)
     num_queries: int = 4  # latent-action queries per expert; ours (paper text lost)
     codebook_size: int = 32  # VQ codes per expert; ours (paper text lost; LAPA / Moto use 8-128)
     latent_dim: int = 128  # VQ code width; ours (paper text lost)
