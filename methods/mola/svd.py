@@ -11,7 +11,7 @@ is a function of its input frame alone: the cached and the live (``svd``) backen
 the batch. ``path`` is a local folder written by ``StableVideoDiffusionPipeline.save_pretrained`` (a fine-tuned
 model, or ``stabilityai/stable-video-diffusion-img2vid`` downloaded beforehand); nothing is downloaded here.
 
-``mola_svd_tiny`` is the same pipeline with about a million random weights (UNet, temporal VAE, CLIP image encoder),
+``mola_svd_tiny`` is the same pipeline with about 1.5 million random weights (UNet, temporal VAE, CLIP image encoder),
 written with ``save_pretrained`` under ``$FORESIGHT_CACHE/imaginers/tiny/svd`` on first use and loaded from there
 like a user's own folder: tests and the ``mola_tiny`` preset exercise the real loading and sampling path.
 """
@@ -148,7 +148,7 @@ def tiny_svd_path() -> Path:
 
 
 def _write_tiny_svd(folder: Path) -> None:
-    """A StableVideoDiffusionPipeline in the released layout, about a million random weights (16x16, 2 frames)."""
+    """A StableVideoDiffusionPipeline in the released layout, about 1.5 million random weights (16x16, 2 frames)."""
     from diffusers import (
         AutoencoderKLTemporalDecoder,
         EulerDiscreteScheduler,
