@@ -19,7 +19,7 @@ def test_mola_tiny_evaluates_in_libero_with_live_imagination(tmp_path):
     run_dir = tmp_path / "run"
     args = ["data=demo", f"data.path={tmp_path / 'demo'}", "data.demo.image_size=128", "data.demo.length=12",
             "data.demo.episodes_per_task=1", "data.val_fraction=0", f"run_dir={run_dir}", "train.logger=none",
-            "train.num_workers=0", "method=mola_tiny", "method.idm_budget.steps=1", "method.idm_budget.warmup_steps=0",
+            "train.num_workers=0", "method=mola_tiny", "method.idm_budget.steps=1",
             "method.policy_budget.steps=1", "train.batch_size=4"]  # fmt: skip
     assert train(args) == 0
     loaded = checkpoint.load_policy(run_dir)
