@@ -182,6 +182,20 @@ class Method(nn.Module, ABC):
     def on_optimizer_step(self, stage: str, step: int) -> None:
         """Called after every optimizer step (CLaD updates its EMA target encoders here)."""
 
+    def check_evaluable(self) -> None:
+        """Raise, with what to change, when this policy cannot act in an environment at all.
+
+        The evaluation runner calls it before any episode. MoLA trained on ``oracle`` imagination (the dataset's
+        real future frame) raises here unless it was given a video model to imagine with at evaluation.
+        """
+
+    def result_labels(self) -> tuple[str, ...]:
+        """Short labels every evaluation result of this policy must carry (``method.labels``, shown on the board).
+
+        For facts a reader must not miss when comparing rows, e.g. MoLA's "imagination: oracle" upper bound.
+        """
+        return ()
+
     def stage(self, name: str) -> Stage:
         stages = self.stages()
         for stage in stages:

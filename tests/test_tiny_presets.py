@@ -38,7 +38,8 @@ def _leaves(values: dict, defaults: dict, where: str):
     """(dotted key, preset value, dataclass default) for every value a preset sets."""
     for key, value in values.items():
         default = defaults[key]
-        if isinstance(value, dict) and isinstance(default, dict) and value:
+        # a free-form dict (an encoder's or teacher's kwargs) whose keys the default lacks is compared whole
+        if isinstance(value, dict) and isinstance(default, dict) and value and set(value) <= set(default):
             yield from _leaves(value, default, f"{where}.{key}")
         else:
             yield f"{where}.{key}", value, list(default) if isinstance(default, tuple) else default

@@ -313,6 +313,7 @@ def evaluate(
     launch`` must call this with the same arguments.
     """
     state = state or process_state()
+    loaded.method.check_evaluable()
     began = time.perf_counter()
     out_dir = Path(out_dir)
     label = label or suite.name
@@ -400,7 +401,13 @@ def evaluate(
     ok_records = [latest[e.key] for e in selected if e.key in latest and latest[e.key]["status"] == OK]
     try:
         result = leaderboard_result(
-            summary, ok_records, loaded.config, loaded.method.name, timing["wall_s_all_sessions"], suite=suite
+            summary,
+            ok_records,
+            loaded.config,
+            loaded.method.name,
+            timing["wall_s_all_sessions"],
+            suite=suite,
+            labels=loaded.method.result_labels(),
         )
     except LeaderboardUnavailable as exc:
         summary["leaderboard"] = {"written": False, "reason": str(exc)}

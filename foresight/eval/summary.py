@@ -185,8 +185,11 @@ def leaderboard_result(
     method_name: str,
     wall_s: float,
     suite: EnvSuite | None = None,
+    labels: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The evaluation as a validated leaderboard result document; raises :class:`LeaderboardUnavailable`.
+
+    ``labels`` are the method's :meth:`~foresight.interfaces.Method.result_labels`, carried as ``method.labels``.
 
     ``suite`` is the evaluated suite, asked for its :data:`LEADERBOARD_HOOK`; without one the benchmark named in
     the protocol record must be in :data:`PROTOCOL_MAPPERS`.
@@ -223,6 +226,7 @@ def leaderboard_result(
             tasks=inputs.tasks,
             wall_time_s=wall_s,
             chain_lengths=inputs.chain_lengths,
+            labels=labels,
         )
     except (ResultValidationError, KeyError, TypeError) as exc:
         raise LeaderboardUnavailable(f"the leaderboard schema rejects this evaluation: {exc}") from exc

@@ -159,7 +159,7 @@ def _provenance(res: Result) -> str:
 
 
 def _reproduced_notes(res: Result) -> str:
-    parts = []
+    parts = list(res.labels)
     if res.kind == "oracle":
         parts.append("oracle: scripted expert with privileged state")
     parts.append(f"config {res.config_hash.removeprefix('sha256:')[:8]}, git {res.checkpoint.git_sha[:10]}")

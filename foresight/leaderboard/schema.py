@@ -241,6 +241,7 @@ class Result:
     timestamp: str
     notes: str = ""
     config_hash: str = field(default="")
+    labels: tuple[str, ...] = ()  # the method's result labels (e.g. MoLA's "imagination: oracle" upper bound)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -260,6 +261,8 @@ class Result:
         }
         if self.notes:
             out["notes"] = self.notes
+        if self.labels:
+            out["method"]["labels"] = list(self.labels)
         return out
 
     def to_json(self) -> str:
@@ -286,6 +289,7 @@ class Result:
             hardware=Hardware.from_dict(d["hardware"]),
             timestamp=d["timestamp"],
             notes=d.get("notes", ""),
+            labels=tuple(d["method"].get("labels", ())),
         )
 
 
@@ -314,6 +318,7 @@ def make_result(
     hardware: Hardware | None = None,
     timestamp: str | None = None,
     notes: str = "",
+    labels: Sequence[str] = (),
 ) -> Result:
     """Build and validate a result from raw counts.
 
@@ -348,6 +353,7 @@ def make_result(
         method=method,
         config=config,
         config_hash=hashed,
+        labels=tuple(labels),
         checkpoint=checkpoint,
         benchmark=benchmark,
         suite=suite,
