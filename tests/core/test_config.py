@@ -177,5 +177,10 @@ def test_shipped_presets_repeat_no_default(group):
         for key, value in _leaves(values):
             if key in ("name", "suite", "extends") or str(value).startswith("${"):
                 continue
-            built = validate(_nested(key, value), schema, group)
+            try:
+                built = validate(_nested(key, value), schema, group)
+            except ConfigError as err:
+                if "unknown key" in str(err):
+                    raise
+                continue  # valid only with the preset's other values (a width and its head count): not the default
             assert built != defaults, f"configs/{group}/{preset}.yaml: {key}: {value!r} repeats the default"
