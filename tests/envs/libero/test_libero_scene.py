@@ -117,3 +117,46 @@ def test_geom_boxes_of_no_geoms_are_empty(scene) -> None:
     model, data = scene
     boxes = geom_boxes(model, data, [])
     assert isinstance(boxes, Boxes) and len(boxes) == 0 and boxes.corners().shape == (0, 3)
+
+
+# A pot-like body turned 90 degrees about z: an 8 cm square body and a handle of two boxes sticking out along
+# the body's local +y (world -x after the turn), 5.5 and 7 cm from the origin; and a 4 cm wide box.
+POT = """
+<mujoco>
+  <worldbody>
+    <body name="pot" pos="0.2 0.1 0.9" euler="0 0 90">
+      <geom type="box" size="0.04 0.04 0.06"/>
+      <geom type="box" size="0.006 0.012 0.006" pos="0 0.055 0.05"/>
+      <geom type="box" size="0.006 0.006 0.03" pos="0 0.07 0.02"/>
+    </body>
+    <body name="box" pos="0 0 0.9">
+      <geom type="box" size="0.04 0.02 0.01"/>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+
+
+def test_a_body_too_wide_to_grip_is_held_by_the_geoms_sticking_out_along_its_length() -> None:
+    from types import SimpleNamespace
+
+    from foresight.envs.libero.expert_params import ExpertParams
+    from foresight.envs.libero.pick_place import handle_of
+
+    model = mujoco.MjModel.from_xml_string(POT)
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    ids = {name: body(model, name) for name in ("pot", "box")}
+    expert = SimpleNamespace(
+        params=ExpertParams(),
+        boxes=lambda name: body_boxes(model, data, ids[name]),
+        body_pos=lambda name: np.array(data.xpos[ids[name]]),
+    )
+    handle, along = handle_of(expert, "pot")
+    np.testing.assert_allclose(along, [-1.0, 0.0], atol=1e-9)  # local +y turned a quarter turn: world -x
+    # Both handle boxes (centres 5.5 and 7 cm out, beyond handle_offset), not the body.
+    np.testing.assert_allclose(np.sort(handle.centres[:, 0]), [0.2 - 0.07, 0.2 - 0.055], atol=1e-9)
+    # Narrower than handle_min_width: gripped across its middle. With handle_offset beyond both handle boxes,
+    # the pot has no handle either.
+    assert handle_of(expert, "box") is None
+    assert handle_of(SimpleNamespace(**{**vars(expert), "params": ExpertParams(handle_offset=0.08)}), "pot") is None
