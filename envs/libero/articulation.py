@@ -191,6 +191,7 @@ def servo(
     tolerance: float | None = None,
     done: Callable[[], bool] | None = None,
     steps: int | None = None,
+    angle_tolerance: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Move to a pose (position re-read every step) until reached, ``done()`` holds, or out of steps.
 
@@ -199,6 +200,7 @@ def servo(
     """
     expert.phase = phase
     tolerance = expert.params.tolerance if tolerance is None else tolerance
+    angle_tolerance = expert.params.angle_tolerance if angle_tolerance is None else angle_tolerance
     bias = np.zeros(3)
     for _ in range(steps or expert.params.move_steps):
         if done is not None and done():
@@ -207,7 +209,7 @@ def servo(
         goal_frame = frame() if callable(frame) else frame
         error = target - expert.eef
         turn = np.linalg.norm(rotation_vector(goal_frame @ gripper_rotation(expert).T))
-        if done is None and np.linalg.norm(error) < tolerance and turn < expert.params.angle_tolerance:
+        if done is None and np.linalg.norm(error) < tolerance and turn < angle_tolerance:
             return
         if done is None and np.linalg.norm(error) < 0.03:  # a moving target (a push) would wind it up
             bias = np.clip(bias + 0.1 * error, -0.02, 0.02)
@@ -234,10 +236,14 @@ def towards_robot(expert: ScriptedExpert) -> np.ndarray:
 def point_down(expert: ScriptedExpert) -> Iterator[np.ndarray]:
     """Turn the hand down again, as the pick-and-place primitive expects, drawing it in towards the robot.
 
-    Turning in place far from the base stretches the arm to its elbow limit and the turn stalls.
+    Turning in place far from the base stretches the arm to its elbow limit and the turn stalls. The turn ends
+    within ``down_tolerance``: pick-and-place only turns about the vertical, and a hand left a few degrees
+    off vertical grips a bowl's thin rim by its edge, which slips out on the lift (libero_goal 3).
     """
     up = expert.eef + 0.05 * UP + 0.1 * towards_robot(expert)
-    yield from servo(expert, "point down", lambda: up, down_frame(expert), OPEN, tolerance=0.02)
+    frame = down_frame(expert)
+    tolerance = expert.params.down_tolerance
+    yield from servo(expert, "point down", lambda: up, frame, OPEN, tolerance=0.02, angle_tolerance=tolerance)
 
 
 # ---- primitives

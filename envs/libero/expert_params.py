@@ -60,7 +60,8 @@ class ExpertParams:
 
     # drawers, doors, knobs and pushes (articulation.py)
     rotation_gain: float = 2.0  # rotation action per radian of error (an action of 1 turns 0.5 rad)
-    angle_tolerance: float = 0.1  # radians: a full-pose move ends within this much turn
+    angle_tolerance: float = 0.1  # radians: a full-pose move ends within this much turn ...
+    down_tolerance: float = 0.02  # ... but turning the hand back down after a drawer within this much
     pad_centre: float = 0.0045  # the finger pads' centre lies this far behind the grip site, along the pointing
     finger_tilt: float = math.pi / 4  # a drawer grip's closing axis this far from vertical: a vertical one
     # sweeps the hand's edge over the table
