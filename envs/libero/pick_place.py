@@ -2,7 +2,8 @@
 
 Heights come from the collision geometry's bounding box, because body origins are not object centres (a standing
 can's origin is mid-height, a lying box's at its base). Solid objects are grasped across the middle of their
-footprint; hollow ones (bowls, mugs) have nothing there, so the fingers straddle the rim wall instead.
+footprint; hollow ones (bowls, mugs) have nothing there, so the fingers straddle the rim wall instead; solid
+ones too wide for the open gripper (moka pots) are taken by their handle.
 """
 
 from __future__ import annotations
@@ -274,7 +275,7 @@ def handle_slot(expert: ScriptedExpert, obj: str, target: str, handle: np.ndarra
 
     LIBERO's ``On`` needs each origin inside the region (15 cm square for the stove's cook region) while two
     moka pots' bodies are 8 cm across: the ``k``-th of ``n`` objects bound for ``target`` takes the ``k``-th of
-    ``n`` evenly spaced slots across the handles' direction (so no handle reaches the other pot), at most
+    ``n`` evenly spaced slots across the handles' direction (so no handle reaches the other pot), the outer ones
     ``slot_margin`` inside the region's edge. The first pot leaves room for the second. A lone object or a
     body target gets the centre.
     """
