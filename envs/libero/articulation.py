@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from foresight.envs.libero.expert_params import CLOSE, OPEN
+from foresight.envs.libero.expert_params import CLOSE, OPEN, ExpertParams
+from foresight.envs.libero.scene import body_boxes, narrowest
 
 if TYPE_CHECKING:
     from foresight.envs.libero.expert import ScriptedExpert
@@ -28,26 +29,6 @@ if TYPE_CHECKING:
 GRIP_SITE = "gripper0_grip_site"
 SLIDE = 2  # MuJoCo's joint type of a drawer
 UP = np.array([0.0, 0.0, 1.0])
-ROTATION_GAIN = 2.0  # rotation action per radian of error (an action of 1 turns 0.5 rad)
-ANGLE_TOLERANCE = 0.1  # radians
-PAD_CENTRE = 0.0045  # the finger pads' centre lies this far behind the grip site, along the pointing direction
-FINGER_TILT = np.pi / 4  # closing axis this far from vertical: a vertical one sweeps the hand's edge over the table
-KNOB_DEPTH = 0.02  # fingers close this far below the top of a knob's bar
-KNOB_MARGIN = 0.4  # radians turned past the start of LIBERO's "on" range, so the knob stays on when let go
-KNOB_TOLERANCE = 0.1  # radians
-FLAT_HEIGHT = 0.03  # objects lower than this ...
-GRIPPER_SPAN = 0.08  # ... and wider than the open gripper in every direction are pushed
-PUSH_HEIGHT = 0.006  # fingertips this far above a pushed object's bottom
-PUSH_TOLERANCE = 0.015  # a push leg ends with the object's origin this close to the leg's end
-PUSH_GAP = 0.022  # fingers come down this far behind a pushed object's rim
-PUSH_MARGIN = 0.015  # a pushed object aims this far inside the target region's edge
-PUSH_LENGTH_COST = 0.05  # route cost per metre travelled, next to metres cut into other objects
-PUSH_LOOKAHEAD = 0.05  # metres along the line ahead of the object that each push step aims at
-DOOR_REACH = 0.7  # a door is pushed this fraction of its width from the hinge (the handle is further out)
-CLOSE_LEAN = 0.9  # radians the hand leans away from a cabinet while pushing a drawer in
-PUSH_LEAN = 0.7  # radians the hand leans forward over the pushed object, away from what stands behind it
-PUSH_AHEAD = 0.06  # each push step aims this far beyond where the fingers would touch: the push's speed
-PUSH_STEPS = 160
 
 
 # ---- scene queries
@@ -92,18 +73,8 @@ def opening_sign(sim: Any, name: str) -> float:
 
 
 def collision_boxes(sim: Any, body: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """World bounding boxes ``(centre, half size)`` of a body's colliding geoms.
-
-    A geom collides when either its ``contype`` or its ``conaffinity`` is set (the microwave's have only the
-    latter); purely visual geoms have neither.
-    """
-    model, data = sim.sim.model, sim.sim.data
-    colliding = (np.asarray(model.geom_contype) != 0) | (np.asarray(model.geom_conaffinity) != 0)
-    boxes = []
-    for g in np.flatnonzero((np.asarray(model.geom_bodyid) == body) & colliding):
-        rot = np.asarray(data.geom_xmat[g]).reshape(3, 3)
-        boxes.append((data.geom_xpos[g] + rot @ model.geom_aabb[g][:3], np.abs(rot) @ model.geom_aabb[g][3:]))
-    return boxes
+    """World axis-aligned boxes ``(centre, half size)`` of a body's colliding geoms (``scene.colliding``)."""
+    return body_boxes(sim.sim.model, sim.sim.data, body).aligned()
 
 
 def joint_body(sim: Any, joint: str) -> int:
@@ -133,11 +104,10 @@ def is_hinged(sim: Any, name: str) -> bool:
     return bool(model.jnt_type[model.joint_name2id(joint_of(sim, name))] != SLIDE)
 
 
-def is_flat(sim: Any, name: str) -> bool:
+def is_flat(sim: Any, name: str, params: ExpertParams) -> bool:
     """A low object wider than the open gripper (a plate): pushed along the table instead of carried."""
-    corners = np.concatenate([[c - h, c + h] for c, h in collision_boxes(sim, sim.env.obj_body_id[name])])
-    extent = np.ptp(corners, axis=0)
-    return bool(extent[2] < FLAT_HEIGHT and min(extent[0], extent[1]) > GRIPPER_SPAN)
+    extent = np.ptp(body_boxes(sim.sim.model, sim.sim.data, sim.env.obj_body_id[name]).aligned_corners(), axis=0)
+    return bool(extent[2] < params.flat_height and min(extent[0], extent[1]) > params.gripper_span)
 
 
 def drawer_direction(expert: ScriptedExpert, region: str) -> np.ndarray:
@@ -208,7 +178,7 @@ def down_frame(expert: ScriptedExpert, fingers: np.ndarray | None = None) -> np.
 def pose_action(expert: ScriptedExpert, target: np.ndarray, frame: np.ndarray, gripper: float) -> np.ndarray:
     """Position and full orientation servoing (the shared ``expert.action`` turns about the vertical only)."""
     delta = np.clip(expert.params.gain * (target - expert.eef), -1.0, 1.0)
-    turn = np.clip(ROTATION_GAIN * rotation_vector(frame @ gripper_rotation(expert).T), -1.0, 1.0)
+    turn = np.clip(expert.params.rotation_gain * rotation_vector(frame @ gripper_rotation(expert).T), -1.0, 1.0)
     return np.concatenate([delta, turn, [gripper]])
 
 
@@ -221,6 +191,7 @@ def servo(
     tolerance: float | None = None,
     done: Callable[[], bool] | None = None,
     steps: int | None = None,
+    angle_tolerance: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Move to a pose (position re-read every step) until reached, ``done()`` holds, or out of steps.
 
@@ -229,6 +200,7 @@ def servo(
     """
     expert.phase = phase
     tolerance = expert.params.tolerance if tolerance is None else tolerance
+    angle_tolerance = expert.params.angle_tolerance if angle_tolerance is None else angle_tolerance
     bias = np.zeros(3)
     for _ in range(steps or expert.params.move_steps):
         if done is not None and done():
@@ -237,7 +209,7 @@ def servo(
         goal_frame = frame() if callable(frame) else frame
         error = target - expert.eef
         turn = np.linalg.norm(rotation_vector(goal_frame @ gripper_rotation(expert).T))
-        if done is None and np.linalg.norm(error) < tolerance and turn < ANGLE_TOLERANCE:
+        if done is None and np.linalg.norm(error) < tolerance and turn < angle_tolerance:
             return
         if done is None and np.linalg.norm(error) < 0.03:  # a moving target (a push) would wind it up
             bias = np.clip(bias + 0.1 * error, -0.02, 0.02)
@@ -264,10 +236,14 @@ def towards_robot(expert: ScriptedExpert) -> np.ndarray:
 def point_down(expert: ScriptedExpert) -> Iterator[np.ndarray]:
     """Turn the hand down again, as the pick-and-place primitive expects, drawing it in towards the robot.
 
-    Turning in place far from the base stretches the arm to its elbow limit and the turn stalls.
+    Turning in place far from the base stretches the arm to its elbow limit and the turn stalls. The turn ends
+    within ``down_tolerance``: pick-and-place only turns about the vertical, and a hand left a few degrees
+    off vertical grips a bowl's thin rim by its edge, which slips out on the lift (libero_goal 3).
     """
     up = expert.eef + 0.05 * UP + 0.1 * towards_robot(expert)
-    yield from servo(expert, "point down", lambda: up, down_frame(expert), OPEN, tolerance=0.02)
+    frame = down_frame(expert)
+    tolerance = expert.params.down_tolerance
+    yield from servo(expert, "point down", lambda: up, frame, OPEN, tolerance=0.02, angle_tolerance=tolerance)
 
 
 # ---- primitives
@@ -282,13 +258,15 @@ def open_drawer(expert: ScriptedExpert, region: str) -> Iterator[np.ndarray]:
     drawer = state(expert.sim, region)
     outward = drawer_direction(expert, region)
     side = np.cross(UP, outward)
-    frame = nearest_frame(expert, -outward, np.cos(FINGER_TILT) * UP + np.sin(FINGER_TILT) * side)
+    tilt = expert.params.finger_tilt
+    frame = nearest_frame(expert, -outward, np.cos(tilt) * UP + np.sin(tilt) * side)
     grip = handle_point(expert, region)
     high = max(expert.eef[2], grip[2] + 0.12)
     above = grip + 0.1 * outward
     yield from servo(expert, "over handle", lambda: np.array([*above[:2], high]), frame, OPEN, tolerance=0.02)
     yield from servo(expert, "pre-grasp", lambda: above, frame, OPEN, tolerance=0.015)
-    yield from servo(expert, "reach handle", lambda: grip - PAD_CENTRE * outward, frame, OPEN, tolerance=0.004)
+    reach = grip - expert.params.pad_centre * outward
+    yield from servo(expert, "reach handle", lambda: reach, frame, OPEN, tolerance=0.004)
     yield from hold(expert, "grip handle", expert.params.grasp_steps, frame, CLOSE)
     pull_to = grip + 0.2 * outward
     yield from servo(expert, "pull", lambda: pull_to, frame, CLOSE, done=drawer.is_open)
@@ -306,7 +284,7 @@ def close_drawer(expert: ScriptedExpert, region: str) -> Iterator[np.ndarray]:
     """
     drawer = state(expert.sim, region)
     outward = drawer_direction(expert, region)
-    pointing = -np.cos(CLOSE_LEAN) * UP - np.sin(CLOSE_LEAN) * outward
+    pointing = -np.cos(expert.params.close_lean) * UP - np.sin(expert.params.close_lean) * outward
     frame = nearest_frame(expert, pointing, np.cross(UP, outward))
     start = handle_point(expert, region) + 0.03 * outward
     yield from servo(expert, "above handle", lambda: start + 0.1 * UP, frame, CLOSE, tolerance=0.02)
@@ -318,7 +296,7 @@ def close_drawer(expert: ScriptedExpert, region: str) -> Iterator[np.ndarray]:
         frame,
         CLOSE,
         done=drawer.is_close,
-        steps=PUSH_STEPS,
+        steps=expert.params.push_steps,
     )
     yield from hold(expert, "press shut", expert.params.grasp_steps, frame, CLOSE, push=-0.02 * outward)
     up = expert.eef + 0.1 * UP
@@ -344,13 +322,12 @@ def knob_grip(expert: ScriptedExpert, joint: str) -> tuple[np.ndarray, np.ndarra
     top = max(float(c[2] + h[2]) for c, h in boxes)
     bar = [(c, h) for c, h in boxes if c[2] + h[2] > top - 0.02]
     corners = np.concatenate([[c - h, c + h] for c, h in bar])
-    angles = np.linspace(0.0, np.pi, 36, endpoint=False)
-    directions = np.stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)], axis=1)
-    across = directions[int(np.argmin(np.ptp(corners @ directions.T, axis=0)))]
+    angle, _ = narrowest(corners)
+    across = np.array([np.cos(angle), np.sin(angle), 0.0])
     anchor = np.array(expert.sim.sim.data.xanchor[expert.sim.sim.model.joint_name2id(joint)])
     centre = (corners.min(axis=0) + corners.max(axis=0)) / 2
     point = anchor + ((centre - anchor) @ across) * across  # on the axis, centred across the bar
-    point[2] = top - KNOB_DEPTH
+    point[2] = top - expert.params.knob_depth
     return point, across
 
 
@@ -362,10 +339,10 @@ def twist(
     axis = joint_axis(expert.sim, joint)
     for _ in range(expert.params.move_steps):
         error = goal - joint_qpos(expert.sim, joint)
-        if done() and abs(error) < KNOB_TOLERANCE:
+        if done() and abs(error) < expert.params.knob_tolerance:
             return
         delta = np.clip(expert.params.gain * (at - expert.eef), -1.0, 1.0)
-        turn = np.clip(ROTATION_GAIN * error * axis, -1.0, 1.0)
+        turn = np.clip(expert.params.rotation_gain * error * axis, -1.0, 1.0)
         yield np.concatenate([delta, turn, [CLOSE]])
 
 
@@ -379,7 +356,7 @@ def turn_knob(expert: ScriptedExpert, subgoal: list[str]) -> Iterator[np.ndarray
     joint = joint_of(expert.sim, name)
     ranges = owner(expert.sim, name).object_properties["articulation"]
     wanted = ranges["default_turnon_ranges"] if predicate == "turnon" else ranges["default_turnoff_ranges"]
-    goal = float(np.mean(wanted)) if predicate == "turnoff" else float(min(wanted)) + KNOB_MARGIN
+    goal = float(np.mean(wanted)) if predicate == "turnoff" else float(min(wanted)) + expert.params.knob_margin
     point, across = knob_grip(expert, joint)
     frame = down_frame(expert, across)
     above = point + expert.params.approach_height * UP
@@ -409,32 +386,37 @@ def push(expert: ScriptedExpert, subgoal: list[str]) -> Iterator[np.ndarray]:
         for goal in region_points(expert, region)
         for corner in (np.array([start[0], goal[1], 0.0]), np.array([goal[0], start[1], 0.0]))
     ]
-    route = min(routes, key=lambda legs: route_cost(start, legs, radius, obstacles))
+    route = min(routes, key=lambda legs: route_cost(start, legs, radius, obstacles, expert.params.push_length_cost))
     for leg_start, leg_end in zip([start, *route[:-1]], route, strict=True):
         yield from push_leg(expert, name, leg_start, leg_end)
 
 
 def region_points(expert: ScriptedExpert, region: str) -> list[np.ndarray]:
-    """Candidate end points for a pushed object: a grid over the region's footprint, ``PUSH_MARGIN`` inside."""
+    """Candidate end points for a pushed object: a grid over the region's footprint, ``push_margin`` inside."""
     centre = expert.target_pos(region) * [1, 1, 0]
     size = getattr(expert.sim.env.object_sites_dict.get(region), "size", None)
     if size is None:
         return [centre]
-    half = np.maximum(np.abs(np.asarray(size[:2], dtype=np.float64)) - PUSH_MARGIN, 0.0)
+    half = np.maximum(np.abs(np.asarray(size[:2], dtype=np.float64)) - expert.params.push_margin, 0.0)
     steps = np.linspace(-1.0, 1.0, 5)
     return [centre + np.array([dx * half[0], dy * half[1], 0.0]) for dx in steps for dy in steps]
 
 
 def route_cost(
-    start: np.ndarray, legs: list[np.ndarray], radius: float, obstacles: list[tuple[np.ndarray, np.ndarray]]
+    start: np.ndarray,
+    legs: list[np.ndarray],
+    radius: float,
+    obstacles: list[tuple[np.ndarray, np.ndarray]],
+    length_cost: float,
 ) -> float:
-    """How deep a disc of ``radius`` sliding along ``legs`` cuts into the obstacles' footprints, plus length."""
+    """How deep a disc of ``radius`` sliding along ``legs`` cuts into the obstacles' footprints, plus
+    ``length_cost`` per metre travelled."""
     points = [start]
     for a, b in zip([start, *legs[:-1]], legs, strict=True):
         count = max(int(np.linalg.norm(b - a) / 0.01), 1)
         points += [a + (b - a) * t for t in np.linspace(0.0, 1.0, count + 1)[1:]]
     path = np.array(points)[:, :2]
-    cost = float(np.sum(np.linalg.norm(np.diff(path, axis=0), axis=1))) * PUSH_LENGTH_COST
+    cost = float(np.sum(np.linalg.norm(np.diff(path, axis=0), axis=1))) * length_cost
     for lo, hi in obstacles:
         gap = np.linalg.norm(np.maximum(np.maximum(lo[:2] - path, path - hi[:2]), 0.0), axis=1)
         cost += float(np.max(np.maximum(radius - gap, 0.0)))
@@ -449,34 +431,35 @@ def push_leg(expert: ScriptedExpert, name: str, start: np.ndarray, end: np.ndarr
     push aims at a point a little further along the line, which steers a plate that slid sideways back onto it.
     """
     length = float(np.linalg.norm(end - start))
-    if length < PUSH_TOLERANCE:
+    if length < expert.params.push_tolerance:
         return
     line = (end - start) / length
     lo, hi = expert.extent(name)
     radius = float(np.max(hi[:2] - lo[:2])) / 2
-    height = lo[2] + PUSH_HEIGHT
+    height = lo[2] + expert.params.push_height
 
     def position() -> np.ndarray:
         return expert.body_pos(name) * [1, 1, 0]
 
     def heading() -> np.ndarray:
-        along = min(float((position() - start) @ line) + PUSH_LOOKAHEAD, length)
+        along = min(float((position() - start) @ line) + expert.params.push_lookahead, length)
         offset = start + along * line - position()
         return offset / max(np.linalg.norm(offset), 1e-9)
 
     def behind(ahead: float) -> np.ndarray:
-        return position() + (ahead - radius - PUSH_GAP) * heading() + height * UP
+        return position() + (ahead - radius - expert.params.push_gap) * heading() + height * UP
 
-    pointing = -np.cos(PUSH_LEAN) * UP - np.sin(PUSH_LEAN) * line
+    pointing = -np.cos(expert.params.push_lean) * UP - np.sin(expert.params.push_lean) * line
     frame = nearest_frame(expert, pointing, np.cross(UP, line))
     approach = behind(0.0)
     yield from servo(expert, "above push", lambda: approach + 0.08 * UP, frame, OPEN, tolerance=0.02)
     yield from servo(expert, "lower for push", lambda: approach, frame, OPEN, tolerance=0.015)
 
     def arrived() -> bool:
-        return bool((end - position()) @ line < PUSH_TOLERANCE)
+        return bool((end - position()) @ line < expert.params.push_tolerance)
 
-    yield from servo(expert, "push", lambda: behind(PUSH_AHEAD), frame, OPEN, done=arrived, steps=PUSH_STEPS)
+    p = expert.params
+    yield from servo(expert, "push", lambda: behind(p.push_ahead), frame, OPEN, done=arrived, steps=p.push_steps)
     up = expert.eef + 0.08 * UP
     yield from servo(expert, "leave push", lambda: up, frame, OPEN, tolerance=0.02)
 
@@ -492,11 +475,12 @@ def move_joint(expert: ScriptedExpert, subgoal: list[str]) -> Iterator[np.ndarra
 def swing_door(expert: ScriptedExpert, subgoal: list[str]) -> Iterator[np.ndarray]:
     """``[close, door]``: push the door's outer face round its hinge until LIBERO calls it closed.
 
-    The push point follows the door along its arc (re-read from the live hinge angle), at ``DOOR_REACH`` of its
+    The push point follows the door along its arc (re-read from the live hinge angle), at ``door_reach`` of its
     width from the hinge, short of the handle. The hand leans back, away from the door, so that near the end
     it does not run into the frame the door closes against.
     """
     predicate, name = subgoal
+    p = expert.params
     door = state(expert.sim, name)
     if predicate != "close":
         raise ValueError(f"the scripted expert closes doors but cannot open one ({name})")
@@ -507,13 +491,13 @@ def swing_door(expert: ScriptedExpert, subgoal: list[str]) -> Iterator[np.ndarra
     axis = joint_axis(expert.sim, joint)
     sign = -opening_sign(expert.sim, name)  # closing moves the joint this way
     start = joint_qpos(expert.sim, joint)
-    corners = np.concatenate([[c - h, c + h] for c, h in collision_boxes(expert.sim, joint_body(expert.sim, joint))])
+    corners = body_boxes(expert.sim.sim.model, expert.sim.sim.data, joint_body(expert.sim, joint)).aligned_corners()
     spans = (corners - anchor) * [1, 1, 0]
     radial0 = spans[int(np.argmax(np.linalg.norm(spans, axis=1)))]
     width = float(np.linalg.norm(radial0))
     radial0 /= width
     push0 = sign * np.cross(axis, radial0)
-    near = np.linalg.norm(spans, axis=1) < DOOR_REACH * width + 0.05  # the door leaf, not its handle
+    near = np.linalg.norm(spans, axis=1) < p.door_reach * width + 0.05  # the door leaf, not its handle
     face = float(np.min(spans[near] @ push0))  # the pushed face, behind the hinge line
     height = float(np.mean(corners[:, 2]))
 
@@ -522,17 +506,17 @@ def swing_door(expert: ScriptedExpert, subgoal: list[str]) -> Iterator[np.ndarra
         return vector * np.cos(angle) + np.cross(axis, vector) * np.sin(angle)
 
     def contact(ahead: float) -> np.ndarray:
-        return anchor + DOOR_REACH * width * rotated(radial0) + (face + ahead) * rotated(push0) + height * UP
+        return anchor + p.door_reach * width * rotated(radial0) + (face + ahead) * rotated(push0) + height * UP
 
     def frame() -> np.ndarray:
         """Closing axis along the door, from the hinge outwards: with the other sign, following the door
         round drives the wrist's last joint into its limit (measured on libero_10's microwave)."""
-        return hand_frame(-np.cos(CLOSE_LEAN) * UP + np.sin(CLOSE_LEAN) * rotated(push0), rotated(radial0))
+        return hand_frame(-np.cos(p.close_lean) * UP + np.sin(p.close_lean) * rotated(push0), rotated(radial0))
 
     ready = contact(-0.04)
     yield from servo(expert, "above door", lambda: ready + 0.12 * UP, frame, CLOSE, tolerance=0.02)
     yield from servo(expert, "beside door", lambda: ready, frame, CLOSE, tolerance=0.015)
-    yield from servo(expert, "push door", lambda: contact(0.03), frame, CLOSE, done=door.is_close, steps=PUSH_STEPS)
+    yield from servo(expert, "push door", lambda: contact(0.03), frame, CLOSE, done=door.is_close, steps=p.push_steps)
     yield from hold(expert, "press door", expert.params.grasp_steps, frame(), CLOSE, push=0.02 * rotated(push0))
     up = expert.eef + 0.1 * UP
     yield from servo(expert, "leave door", lambda: up, frame(), CLOSE, tolerance=0.02)

