@@ -26,6 +26,8 @@ from foresight.leaderboard.validation import Issue, ResultValidationError, schem
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "result.schema.json"
 KINDS = ("reproduced", "oracle")
+STUDY_FIELDS = ("study", "components", "evidence")
+"""Optional top-level fields a study's results carry (added in place, schema version unchanged)."""
 _TOL = 1e-6  # float slack for files written by other tools; Python itself round-trips floats exactly
 
 
@@ -241,6 +243,9 @@ class Result:
     timestamp: str
     notes: str = ""
     config_hash: str = field(default="")
+    study: Mapping[str, Any] | None = None  # {name, arm, label, seed}: an arm of a study (foresight.study)
+    components: Mapping[str, str] | None = None  # encoder, head, data, protocol, foresight (foresight.study)
+    evidence: Mapping[str, str] | None = None  # {episodes_sha256}: the episodes the counts were computed from
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -260,6 +265,9 @@ class Result:
         }
         if self.notes:
             out["notes"] = self.notes
+        for key in STUDY_FIELDS:
+            if getattr(self, key) is not None:
+                out[key] = dict(getattr(self, key))
         return out
 
     def to_json(self) -> str:
@@ -286,6 +294,7 @@ class Result:
             hardware=Hardware.from_dict(d["hardware"]),
             timestamp=d["timestamp"],
             notes=d.get("notes", ""),
+            **{key: d[key] for key in STUDY_FIELDS if key in d},
         )
 
 
@@ -408,6 +417,11 @@ def _consistency_issues(d: Mapping[str, Any]) -> list[Issue]:
     if proto["protocol_id"] != expected_id:
         issues.append(("protocol.protocol_id", f"does not match the protocol fields (expected {expected_id})"))
 
+    comps = d.get("components")
+    if comps is not None and comps["protocol"] != proto["protocol_id"]:
+        issues.append(("components.protocol", f"{comps['protocol']!r} is not this result's {proto['protocol_id']!r}"))
+    if comps is not None and comps["data"] != d["checkpoint"]["data_fingerprint"]:
+        issues.append(("components.data", "is not this result's checkpoint.data_fingerprint"))
     if (proto["action_execution"] == "temporal_ensemble") != (proto["ensemble_decay"] is not None):
         issues.append(("protocol.ensemble_decay", "must be a number for temporal_ensemble and null otherwise"))
     if bench == "calvin":
