@@ -70,9 +70,7 @@ def run(args: list[str]) -> int:
             print(f"{len(files)} results file(s) valid")
         else:
             stored = load_results(paths.results)
-            checked = sum(
-                check_evidence(s.result.to_dict(), s.path).startswith("recomputed") for s in stored
-            )
+            checked = sum(check_evidence(s.result.to_dict(), s.path).startswith("recomputed") for s in stored)
             tables = len(load_reported(paths.reported).tables)
             print(
                 f"store valid: {len(stored)} result(s), {checked} recomputed from their episodes; "

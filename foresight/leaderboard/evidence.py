@@ -37,7 +37,8 @@ def task_counts(episodes: Path) -> dict[int, tuple[str, int, int]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ResultValidationError([("evidence", f"line {number} is not JSON: {exc.msg}")], str(episodes)) from None
+            issue = ("evidence", f"line {number} is not JSON: {exc.msg}")
+            raise ResultValidationError([issue], str(episodes)) from None
         latest[record["key"]] = record
     counts: dict[int, tuple[str, int, int]] = {}
     for record in latest.values():

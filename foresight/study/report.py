@@ -187,9 +187,7 @@ def render_markdown(study: Mapping[str, Any], summary: Mapping[str, Any], plots:
         "|---" * (len(COMPONENTS) + 1) + "|",
     ]
     for a in arms:
-        cells = [
-            ("⚠ " if k in a["differs_in"] else "") + f"`{a['components'][k]}`" for k in COMPONENTS
-        ]
+        cells = [("⚠ " if k in a["differs_in"] else "") + f"`{a['components'][k]}`" for k in COMPONENTS]
         lines.append(f"| {a['label']} | " + " | ".join(cells) + " |")
     if study.get("command"):
         lines += ["", "## Reproduce", "", "```bash", study["command"], "```"]

@@ -19,6 +19,7 @@ and re-running trains and evaluates only the new one.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -120,9 +121,7 @@ def planned_steps(cfg: DictConfig, info: Any) -> dict[str, int]:
     with torch.device("meta"):
         method = cls(method_cfg, info)
     return {
-        s.name: s.budget.override(overrides_of(run.train)).steps
-        for s in method.stages()
-        if run.stage in (None, s.name)
+        s.name: s.budget.override(overrides_of(run.train)).steps for s in method.stages() if run.stage in (None, s.name)
     }
 
 
@@ -166,10 +165,8 @@ def file_digest(path: Path) -> str:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: SIGTERM the trainer when the study process dies, so a killed study never leaves it running."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
     os.setpgrp()  # the terminal's Ctrl-C reaches the study, which stops the trainer with a checkpoint
 
 
@@ -220,7 +217,12 @@ class Study:
         with open(unit.log, "a") as log:
             log.write(f"\n$ {' '.join(cmd)}\n")
             log.flush()
-            self._child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            env = dict(os.environ)
+            if self.spec.threads is not None:  # oversubscribed OpenMP threads spin: on a shared CPU, fewer is faster
+                env.update(OMP_NUM_THREADS=str(self.spec.threads), MKL_NUM_THREADS=str(self.spec.threads))
+            self._child = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, env=env
+            )
             try:
                 code = self._child.wait()
             finally:
@@ -241,13 +243,18 @@ class Study:
         from foresight.eval.runner import evaluate, process_state
         from foresight.factory import build_env
 
+        if self.spec.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.spec.threads)
         run = _EvalJob(env_node(self.spec), eval_config(self.spec, unit.eval_dir))
         suite = build_env(run.env)
         loaded = load_policy(unit.run_dir, device=run.eval.device or "cpu")
         suite = match_training_resolution(suite, run, loaded)
         timer = LatencyTimer(loaded.method)
         try:
-            summary = evaluate(suite, loaded, run.eval, unit.eval_dir, label=self.spec.env.preset, state=process_state())
+            label, state = self.spec.env.preset, process_state()
+            summary = evaluate(suite, loaded, run.eval, unit.eval_dir, label=label, state=state)
         finally:
             timer.remove()
         timer.save(unit.eval_dir / "latency.jsonl")
@@ -258,7 +265,7 @@ class Study:
     def record(self, unit: Unit, summary: dict[str, Any]) -> dict[str, Any]:
         """The study's record of one arm and seed, and its leaderboard result when the benchmark has one."""
         from foresight.checkpoint import load_policy
-        from foresight.eval.results import EPISODES_FILE, RESULT_FILE, EpisodeLog, OK, latest_by_key
+        from foresight.eval.results import EPISODES_FILE, OK, RESULT_FILE, EpisodeLog, latest_by_key
         from foresight.params import count
 
         loaded = load_policy(unit.run_dir)
@@ -300,8 +307,10 @@ class Study:
                 "total": count(method),
                 "foresight": sum(count(m) for m in _foresight_modules(method)),
             },
-            "episodes": {"file": str(Path("eval") / unit.arm.name / f"seed{unit.seed}" / EPISODES_FILE),
-                         "sha256": file_digest(unit.eval_dir / EPISODES_FILE)},  # fmt: skip
+            "episodes": {
+                "file": str(Path("eval") / unit.arm.name / f"seed{unit.seed}" / EPISODES_FILE),
+                "sha256": file_digest(unit.eval_dir / EPISODES_FILE),
+            },
             "eval_wall_s": timing.get("wall_s_all_sessions"),
             "leaderboard_result": None,
         }

@@ -87,6 +87,7 @@ class StudySpec:
     eval: dict[str, Any] = field(default_factory=dict)  # eval.* keys (how episodes run; never what they measure)
     shared: SharedSpec = field(default_factory=SharedSpec)
     arms: list[ArmSpec] = field(default_factory=list)
+    threads: int | None = None  # torch / OpenMP threads of training and evaluation; null: torch's default
     baseline: str | None = None  # the arm the report compares every other arm with; null: the first arm
     caveats: str = ""  # what the numbers do and do not mean (scale, data, encoder), printed atop the report
 
