@@ -146,6 +146,14 @@ def steps_done(run_dir: Path, plan: dict[str, int]) -> int:
     return done
 
 
+def final_steps(run_dir: Path) -> dict[str, int]:
+    """Optimizer steps of each stage's final checkpoint (CLaD: dynamics and policy)."""
+    from foresight.checkpoint import final_checkpoint
+
+    stages = json.loads((run_dir / "stages.json").read_text())["stages"]
+    return {s: int(final_checkpoint(run_dir / s).name.removeprefix("step_")) for s in stages}
+
+
 def episodes_done(eval_dir: Path, keys: set[str]) -> int:
     from foresight.eval.results import EPISODES_FILE, EpisodeLog, finished_keys
 
@@ -281,6 +289,7 @@ class Study:
                                                           "successes": 0, "trials": 0})  # fmt: skip
             row["successes"] += int(bool(rec["success"]))
             row["trials"] += 1
+        stage_steps = final_steps(unit.run_dir)
         sessions = [json.loads(line) for line in (unit.run_dir / STUDY_TRAIN_LOG).read_text().splitlines() if line]
         timing = summary["timing"]
         lat = LatencyTimer.load(unit.eval_dir / "latency.jsonl")
@@ -294,7 +303,8 @@ class Study:
             "components": comps,
             "tasks": [per_task[i] for i in sorted(per_task)],
             "train": {
-                "steps": loaded.provenance.get("step"),
+                "steps": sum(stage_steps.values()),
+                "stages": stage_steps,
                 "wall_s": sum(s["wall_s"] for s in sessions),
                 "sessions": len(sessions),
             },

@@ -87,7 +87,7 @@ def test_page_loads_without_console_errors(page):
 
 def test_every_table_holds_the_board_rows(page, site):
     _, board = site
-    tables = [t for s in board.sections for t in s.tables] + list(board.ablations) + list(board.efficiency)
+    tables = [t for s in board.sections for t in s.tables] + [*board.studies, *board.ablations, *board.efficiency]
     counts = page.js(
         "Object.fromEntries(Array.from(document.querySelectorAll('div.board-table'))"
         ".map(d => [d.id, d.querySelectorAll('tbody tr').length]))"
@@ -173,3 +173,27 @@ def test_error_capture_would_catch_a_broken_page(browser, tmp_path):
     errors = other.errors()
     assert any("violates the following Content Security Policy" in e for e in errors), errors
     assert "console.error: ['boom']" in errors and "exception: Uncaught" in errors
+
+
+def test_committed_study_arms_are_on_the_repository_site(browser):
+    """The committed CPU study's arms, seeds pooled, in the repository's own site (leaderboard/site/index.html)."""
+    root = REPORTED_YAML.parent
+    board = load_board(root)
+    (table,) = [t for t in board.studies if t.id == "study--libero_object_cpu"]
+    page = Page(browser)
+    page.goto((root / "site" / "index.html").as_uri())
+    assert page.errors() == []
+    assert page.js("document.querySelector('nav').textContent").count("Studies") == 1
+    methods = column(page, table.id, 0)
+    assert methods == [r.method for r in table.rows] and len(methods) >= 1
+    pooled = column(page, table.id, header_index(page, table.id, "Pooled SR (%)"))
+    assert pooled == [r.cells["avg"].text for r in table.rows]
+    results = [json.loads(p.read_text()) for p in sorted((root / "results").glob("*.json"))]
+    for row, text in zip(table.rows, pooled, strict=True):
+        arm = next(r["study"] for r in results if r.get("study", {}).get("name") == "libero_object_cpu"
+                   and row.method.startswith(r["study"]["label"]))  # fmt: skip
+        mine = [r for r in results if r.get("study", {}).get("name") == "libero_object_cpu"
+                and r["study"]["arm"] == arm["arm"]]  # fmt: skip
+        wins = sum(r["aggregate"]["successes"] for r in mine)
+        trials = sum(r["aggregate"]["trials"] for r in mine)
+        assert text.startswith(f"{100 * wins / trials:.1f} [")
