@@ -192,10 +192,15 @@ class Study:
 
     # ----------------------------------------------------------------------------------------------- phases
     def generate_data(self) -> None:
+        """Record the study's demonstrations (``foresight data generate``; resumable per task) when it has any.
+
+        In a child process: a simulator rendering with EGL in this process would make the later import of the
+        policy's libraries crash (two LLVM builds in one process, docs/envs/libero.md).
+        """
         gen = self.spec.data.generate
         if gen is None:
             return
-        from foresight.data.generate import GenerateConfig, complete_demos, generate
+        from foresight.data.generate import complete_demos
         from foresight.data.libero_writer import demo_file_name
         from foresight.envs.libero.cli import build_libero
 
@@ -203,13 +208,13 @@ class Study:
         suite = build_libero(OmegaConf.create(load_group("env", gen.env)))
         if all(complete_demos(out / demo_file_name(t.name)) >= gen.demos_per_task for t in suite.tasks()):
             return
-        cfg = GenerateConfig(
-            demos_per_task=gen.demos_per_task, out=str(out), init=gen.init, seed=gen.seed, max_attempts=gen.max_attempts
-        )
-        summary = generate(suite, cfg, progress=self.progress)
-        short = [r["task"] for r in summary["this_run"] if not r["skipped"] and r["successes"] < gen.demos_per_task]
-        if short:
-            raise ConfigError(f"the scripted expert fell short of {gen.demos_per_task} demonstrations for {short}")
+        args = [f"env={gen.env}", f"demos_per_task={gen.demos_per_task}", f"init={gen.init}", f"seed={gen.seed}",
+                f"out={out}"] + ([f"max_attempts={gen.max_attempts}"] if gen.max_attempts else [])  # fmt: skip
+        code = subprocess.call([self.python, "-m", "foresight.data.generate", *args], preexec_fn=_die_with_parent)
+        if self._stop:
+            raise StudyInterrupted
+        if code != 0:
+            raise ConfigError(f"recording the study's demonstrations failed (exit {code}); re-run to resume")
 
     def data_dir(self) -> Path:
         return self.out / "data"

@@ -78,7 +78,7 @@ def test_study_killed_in_training_and_in_evaluation_matches_an_uninterrupted_one
     path = study_file(tmp_path, broken)
     # 1. SIGKILL the study while the first arm trains: its trainer is told to stop (checkpoint) as its parent dies.
     proc = start(path)
-    first_ckpt = broken / "runs" / "dp" / "seed0" / "dp" / "checkpoints"
+    first_ckpt = broken / "runs" / "dp" / "seed0" / "policy" / "checkpoints"
     wait_for(proc, lambda: first_ckpt.is_dir() and any(first_ckpt.iterdir()), "a first checkpoint")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
