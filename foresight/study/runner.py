@@ -217,7 +217,9 @@ class Study:
             raise ConfigError(f"recording the study's demonstrations failed (exit {code}); re-run to resume")
 
     def data_dir(self) -> Path:
-        return self.out / "data"
+        """Where generated demonstrations go: the study's ``data.path`` (``{out}/data`` in the shipped files)."""
+        path = self.spec.data.overrides.get("path")
+        return Path(str(path).replace("{out}", str(self.out))) if path else self.out / "data"
 
     def train(self, unit: Unit) -> None:
         from foresight.checkpoint import run_complete
