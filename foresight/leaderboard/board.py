@@ -268,7 +268,11 @@ def _reproduced_overview_tables(section_id: str, bench: str, stored: Sequence[St
                 cells["avg"] = rate_cell(s_total, n_total)
             missing = [suite_label(bench, x) for x in LIBERO_STANDARD_SUITES if x not in by_suite]
             notes = _reproduced_notes(first) + (f"; not evaluated: {', '.join(missing)}" if missing else "")
-            rows.append(Row(first.kind, first.method, cells, _provenance(first), "", notes))
+            source = _provenance(first)
+            if first.kind == "oracle" and len(by_suite) > 1:  # one expert, a run folder per suite
+                dirs = sorted({by_suite[x].result.checkpoint.run_dir for x in by_suite})
+                source = source.replace(first.checkpoint.run_dir, ", ".join(dirs))
+            rows.append(Row(first.kind, first.method, cells, source, "", notes))
         fields = family_fields[fam]
         tables.append(
             Table(
