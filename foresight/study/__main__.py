@@ -76,7 +76,8 @@ def check_arm(spec: Any, unit: Any) -> None:
 
 
 def publish(spec: Any, records: list[dict[str, Any]]) -> list[Path]:
-    """File each record's leaderboard result (and its episodes, the evidence) in ``spec.leaderboard``."""
+    """File each record's leaderboard result (and its episodes, the evidence) in ``spec.leaderboard``, then rebuild
+    that leaderboard."""
     from foresight.leaderboard.evidence import episodes_path
     from foresight.leaderboard.store import add_result
 
@@ -92,6 +93,10 @@ def publish(spec: Any, records: list[dict[str, Any]]) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(spec.out_dir / rec["episodes"]["file"], target)
         written += [stored, target]
+    if written:  # the board's README, site and plots show the new rows at once
+        from foresight.leaderboard.build import build
+
+        written += build(root)
     return written
 
 
