@@ -8,7 +8,7 @@ import json
 
 import pytest
 from lb_cdp import Browser, Page, find_chromium
-from lb_factories import REPORTED_YAML, calvin_result, libero_protocol, libero_result
+from lb_factories import REPORTED_YAML, calvin_result, libero_protocol, libero_result, study_results
 
 from foresight.leaderboard import add_result
 from foresight.leaderboard.build import load_board
@@ -175,25 +175,33 @@ def test_error_capture_would_catch_a_broken_page(browser, tmp_path):
     assert "console.error: ['boom']" in errors and "exception: Uncaught" in errors
 
 
-def test_committed_study_arms_are_on_the_repository_site(browser):
-    """The committed CPU study's arms, seeds pooled, in the repository's own site (leaderboard/site/index.html)."""
-    root = REPORTED_YAML.parent
+@pytest.fixture(scope="module")
+def study_site(tmp_path_factory):
+    """A leaderboard holding one study (two arms, two seeds each) filed as `foresight study` files it."""
+    root = tmp_path_factory.mktemp("study-leaderboard")
+    (root / "reported.yaml").write_bytes(REPORTED_YAML.read_bytes())
+    for res in study_results():
+        add_result(res, root / "results")
     board = load_board(root)
-    (table,) = [t for t in board.studies if t.id == "study--libero_object_cpu"]
+    (root / "site").mkdir()
+    (root / "site" / "index.html").write_text(render_site(board), encoding="utf-8")
+    return root, board
+
+
+def test_study_arms_are_side_by_side_on_the_site(study_site, browser):
+    root, board = study_site
+    (table,) = board.studies
     page = Page(browser)
     page.goto((root / "site" / "index.html").as_uri())
     assert page.errors() == []
-    assert page.js("document.querySelector('nav').textContent").count("Studies") == 1
-    methods = column(page, table.id, 0)
-    assert methods == [r.method for r in table.rows] and len(methods) >= 1
+    assert "Studies" in page.js("document.querySelector('nav').textContent")
+    assert column(page, table.id, 0) == ["Both (m_both)", "None (m_none)"]
     pooled = column(page, table.id, header_index(page, table.id, "Pooled SR (%)"))
-    assert pooled == [r.cells["avg"].text for r in table.rows]
     results = [json.loads(p.read_text()) for p in sorted((root / "results").glob("*.json"))]
-    for row, text in zip(table.rows, pooled, strict=True):
-        arm = next(r["study"] for r in results if r.get("study", {}).get("name") == "libero_object_cpu"
-                   and row.method.startswith(r["study"]["label"]))  # fmt: skip
-        mine = [r for r in results if r.get("study", {}).get("name") == "libero_object_cpu"
-                and r["study"]["arm"] == arm["arm"]]  # fmt: skip
+    for arm, text in zip(("both", "none"), pooled, strict=True):
+        mine = [r for r in results if r["study"]["arm"] == arm]
         wins = sum(r["aggregate"]["successes"] for r in mine)
         trials = sum(r["aggregate"]["trials"] for r in mine)
-        assert text.startswith(f"{100 * wins / trials:.1f} [")
+        assert len(mine) == 2 and text.startswith(f"{100 * wins / trials:.1f} [")
+    differs = column(page, table.id, header_index(page, table.id, "Differs besides the foresight"))
+    assert differs == ["only the foresight", "⚠ head"]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from lb_factories import REPORTED_YAML, libero_protocol, libero_result
+from lb_factories import REPORTED_YAML, libero_protocol, libero_result, study_result
 
 from foresight.leaderboard import add_result
 from foresight.leaderboard.build import load_board
@@ -15,16 +15,6 @@ from foresight.leaderboard.evidence import check_evidence, episodes_path, sha256
 from foresight.leaderboard.report import render_report
 from foresight.leaderboard.schema import validate_result
 from foresight.leaderboard.validation import ResultValidationError
-
-COMP = {"encoder": "enc", "head": "h-1", "data": "sha256:data", "protocol": "", "foresight": "F"}
-
-
-def study_result(arm: str, seed: int, successes, *, head: str = "h-1") -> dict:
-    res = libero_result(f"m_{arm}", successes=successes).to_dict()
-    res["checkpoint"]["run_dir"] = f"runs/study/s/runs/{arm}/seed{seed}"
-    res["study"] = {"name": "s", "arm": arm, "label": arm.title(), "seed": seed}
-    res["components"] = {**COMP, "protocol": res["protocol"]["protocol_id"], "foresight": arm, "head": head}
-    return res
 
 
 def episodes_for(result: dict) -> str:
@@ -131,41 +121,57 @@ def test_an_expert_is_one_overview_row_across_suites(tmp_path):
     assert sum(len(t.rows) for t in overview.tables if t.kind == "reproduced") == 2
 
 
-def test_committed_study_report_matches_its_leaderboard_results():
-    """docs/studies/<name>/report.json recomputed from leaderboard/results/*.json of that study."""
+def test_published_study_report_matches_its_leaderboard_results(tmp_path):
+    """A study's report, recomputed from the leaderboard results files `foresight study` filed for it."""
     from scipy.stats import fisher_exact as scipy_fisher
 
-    repo = REPORTED_YAML.parents[1]
-    results = [json.loads(p.read_text()) for p in sorted((repo / "leaderboard" / "results").glob("*.json"))]
-    studies = {r["study"]["name"] for r in results if "study" in r}
-    assert "libero_object_cpu" in studies
-    for name in studies:
-        report = json.loads((repo / "docs" / "studies" / name / "report.json").read_text())
-        mine = [r for r in results if r.get("study", {}).get("name") == name]
-        for arm in report["arms"]:
-            rs = [r for r in mine if r["study"]["arm"] == arm["arm"]]
-            assert sorted(r["study"]["seed"] for r in rs) == arm["seeds"]
-            wins = sum(r["aggregate"]["successes"] for r in rs)
-            trials = sum(r["aggregate"]["trials"] for r in rs)
-            assert (arm["pooled"]["successes"], arm["pooled"]["trials"]) == (wins, trials)
-            for t, rate in arm["tasks"].items():
-                per = [x for r in rs for x in r["tasks"] if x["index"] == int(t)]
-                assert (rate["successes"], rate["trials"]) == (sum(x["successes"] for x in per),
-                                                               sum(x["trials"] for x in per))  # fmt: skip
-            assert arm["components"] == rs[0]["components"]
-        pooled = {a["arm"]: a["pooled"] for a in report["arms"]}
-        for pair in report["pairs"]:
-            a, b = pooled[pair["a"]], pooled[pair["b"]]
-            table = [[a["successes"], a["trials"] - a["successes"]], [b["successes"], b["trials"] - b["successes"]]]
-            assert pair["p_value"] == pytest.approx(scipy_fisher(table).pvalue, rel=1e-9)
-        for r in mine:  # every committed study result carries its evidence, and the episodes are in the store
-            stored = next(
-                p for p in (repo / "leaderboard" / "results").glob("*.json") if json.loads(p.read_text()) == r
-            )
-            assert check_evidence(r, stored).startswith("recomputed")
+    from foresight.study.__main__ import publish
+    from foresight.study.report import write_report
+    from foresight.study.spec import ArmSpec, StudySpec
 
+    root, out = tmp_path / "lb", tmp_path / "study"
+    root.mkdir()
+    (root / "reported.yaml").write_bytes(REPORTED_YAML.read_bytes())
+    spec = StudySpec(name="s", out=str(out), leaderboard=str(root), arms=[ArmSpec(name="both", method="m")])
+    records = []
+    for arm, seed, wins in (("both", 0, (50,) * 10), ("both", 1, (40, 45) * 5), ("none", 0, (10,) * 10)):
+        res = study_result(arm, seed, wins)
+        files = out / "eval" / arm / f"seed{seed}"
+        files.mkdir(parents=True)
+        (files / "episodes.jsonl").write_text(episodes_for(res))
+        res["evidence"] = {"episodes_sha256": sha256_file(files / "episodes.jsonl")}
+        (files / "study_result.json").write_text(json.dumps(res))
+        records.append(
+            {"arm": arm, "label": arm.title(), "method": res["method"]["name"], "seed": seed,
+             "components": res["components"], "tasks": [{k: t[k] for k in ("index", "name", "successes", "trials")}
+                                                        for t in res["tasks"]],
+             "train": {"steps": 1, "wall_s": 1.0}, "latency_ms": {"plan": None, "chunk": 1.0},
+             "params": {"total": 1, "foresight": 0},
+             "episodes": {"file": f"eval/{arm}/seed{seed}/episodes.jsonl"},
+             "leaderboard_result": f"eval/{arm}/seed{seed}/study_result.json"}
+        )  # fmt: skip
+    written = publish(spec, records)
+    assert (root / "README.md") in written and (root / "site" / "index.html") in written
+    assert "Study s: LIBERO-Long" in (root / "README.md").read_text()
+    write_report({"name": "s"}, records, "both", out / "report")
+    report = json.loads((out / "report" / "report.json").read_text())
 
-def test_committed_study_is_in_the_leaderboard_readme():
-    repo = REPORTED_YAML.parents[1]
-    readme = (repo / "leaderboard" / "README.md").read_text()
-    assert '<a id="studies"></a>' in readme and "Study libero_object_cpu" in readme
+    results = [json.loads(p.read_text()) for p in sorted((root / "results").glob("*.json"))]
+    assert len(results) == 3
+    for arm in report["arms"]:
+        rs = [r for r in results if r["study"]["arm"] == arm["arm"]]
+        assert sorted(r["study"]["seed"] for r in rs) == arm["seeds"]
+        wins = sum(r["aggregate"]["successes"] for r in rs)
+        trials = sum(r["aggregate"]["trials"] for r in rs)
+        assert (arm["pooled"]["successes"], arm["pooled"]["trials"]) == (wins, trials)
+        assert arm["seed_rates"] == [r["aggregate"]["rate"] for r in sorted(rs, key=lambda r: r["study"]["seed"])]
+        for t, rate in arm["tasks"].items():
+            per = [x for r in rs for x in r["tasks"] if x["index"] == int(t)]
+            assert (rate["successes"], rate["trials"]) == (sum(x["successes"] for x in per),
+                                                           sum(x["trials"] for x in per))  # fmt: skip
+    (pair,) = report["pairs"]
+    a, b = (next(x["pooled"] for x in report["arms"] if x["arm"] == k) for k in (pair["a"], pair["b"]))
+    table = [[a["successes"], a["trials"] - a["successes"]], [b["successes"], b["trials"] - b["successes"]]]
+    assert pair["p_value"] == pytest.approx(scipy_fisher(table).pvalue, rel=1e-9)
+    for path in sorted((root / "results").glob("*.json")):  # each filed with its episodes: validate recounts
+        assert check_evidence(json.loads(path.read_text()), path).startswith("recomputed")

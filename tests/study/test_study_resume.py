@@ -70,7 +70,7 @@ def test_study_killed_in_training_and_in_evaluation_matches_an_uninterrupted_one
     whole = tmp_path / "whole"
     done = subprocess.run(
         [sys.executable, str(JOB), str(study_file(tmp_path, whole)), "progress=false"],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(HERE)},
+        capture_output=True, text=True, timeout=1800, env={**os.environ, "PYTHONPATH": str(HERE)},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -98,7 +98,7 @@ def test_study_killed_in_training_and_in_evaluation_matches_an_uninterrupted_one
     assert not (broken / "records" / "clad__seed0.json").exists()
     # 3. Resume to the end.
     proc = start(path)
-    output, _ = proc.communicate(timeout=900)
+    output, _ = proc.communicate(timeout=1800)
     assert proc.returncode == 0, output
 
     for arm in ("dp", "clad"):
