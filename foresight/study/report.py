@@ -145,7 +145,8 @@ def render_markdown(study: Mapping[str, Any], summary: Mapping[str, Any], plots:
         "",
         "Success pooled over every episode of every seed (Wilson 95 % interval: episode-level uncertainty); "
         "mean ± standard deviation of the per-seed rates (training-seed spread). Latencies are per policy call "
-        "during the evaluation (batch of one per call on this machine); `plan` is the foresight alone.",
+        "during the evaluation, timed on the benchmark's observations (a call may batch one episode per "
+        "simulator worker); `plan` is the foresight alone.",
         "",
         "| arm | method | success (%) | per-seed (%) | params (foresight) | train steps | train time | plan (ms) "
         "| chunk (ms) | differs from baseline besides the foresight |",

@@ -319,6 +319,7 @@ class Study:
                 "chunk": lat["chunk"],
                 "plan": lat["plan"],
                 "chunk_at_eval": 1000 * timing["policy_s"] / timing["policy_calls"] if timing["policy_calls"] else None,
+                "mean_batch": timing.get("mean_batch"),  # episodes per policy call (one per simulator worker at most)
             },
             "params": {
                 "total": count(method),
@@ -384,13 +385,12 @@ class Study:
         """Work units of the whole study (training steps + episodes) and a function counting those done."""
         from foresight.data import open_dataset
         from foresight.data.config import DataConfig
+        from foresight.eval.runner import select_episodes
         from foresight.factory import build_env
 
         info = None
         plans: dict[str, dict[str, int]] = {}
         suite = build_env(env_node(self.spec))
-        from foresight.eval.runner import select_episodes
-
         keys = {e.key for e in select_episodes(suite.episodes(), eval_config(self.spec, self.out))}
         totals: dict[str, int] = {}
         for unit in self.units:
