@@ -5,16 +5,19 @@ configuration, the training data's fingerprint, the evaluation protocol's id and
 results of one study whose components differ in anything but ``foresight`` are flagged in the report and on the
 leaderboard: they compare more than the foresight.
 
-The head digest covers the head's class, action dimension, chunk length, noise schedule and the shapes of its
-parameters, with the condition width replaced by ``C``: the condition is what the foresight supplies (CLaD's
-FiLM-modulated plan is wider with ``both`` than with ``proprio``), so its width belongs to the foresight, not to
-the head.
+The head digest covers the head's modules (classes and hyperparameters: action dimension, chunk length, widths,
+depth), its parameter shapes and its noise schedule, but not the width of the condition it reads: the condition
+is what the foresight supplies (CLaD's FiLM-modulated plan is wider with ``both`` than with ``semantic``), so its
+width belongs to the foresight, not to the head. Linear layers are described by their output width alone, since
+their input width is set by what feeds them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from torch import nn
 
 from foresight.interfaces import ActionHead, Method
 from foresight.leaderboard.canonical import sha256_hex
@@ -41,27 +44,44 @@ def encoder_id(method: Method) -> str:
     return "none"
 
 
+def _scalars(module: nn.Module) -> dict[str, Any]:
+    """A module's own hyperparameters: its plain attributes, those about the condition left out."""
+    return {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in sorted(vars(module).items())
+        if not k.startswith("_")
+        and k not in ("training", "in_features")  # a layer's input width is set by what feeds it
+        and "cond" not in k
+        and isinstance(v, int | float | str | bool | tuple)
+    }
+
+
+def _structure(head: nn.Module) -> list[Any]:
+    """Every submodule's name, class and hyperparameters, and every parameter's shape, except where the condition
+    enters: a linear layer is described by its output width only (its input width is whatever feeds it)."""
+    out: list[Any] = []
+    for name, module in head.named_modules():
+        entry: dict[str, Any] = {"module": name, "class": type(module).__name__, "hparams": _scalars(module)}
+        if isinstance(module, nn.Linear):
+            entry["out_features"] = module.out_features
+        else:
+            entry["parameters"] = {k: list(p.shape) for k, p in module.named_parameters(recurse=False)}
+        out.append(entry)
+    return out
+
+
 def head_digest(method: Method) -> str:
     """``h-`` + 12 hex digits over the configuration of every :class:`ActionHead` in the method (see module doc)."""
-    heads = [(name, m) for name, m in method.named_modules() if isinstance(m, ActionHead)]
+    heads = [m for m in method.modules() if isinstance(m, ActionHead)]
     if not heads:
         return "none"
     described = []
-    for name, head in heads:
-        cond = getattr(head, "cond_dim", None)
-        shapes = {
-            pname: ["C" if cond is not None and d == cond else d for d in p.shape]
-            for pname, p in head.named_parameters()
-        }
+    for head in heads:
         scheduler = getattr(head, "scheduler", None)
         described.append(
             {
-                "module": name.rsplit(".", 1)[-1],
-                "class": type(head).__name__,
-                "action_dim": getattr(head, "action_dim", None),
-                "horizon": getattr(head, "horizon", None),
+                "structure": _structure(head),
                 "scheduler": dict(getattr(scheduler, "config", {}) or {}) if scheduler is not None else None,
-                "parameters": shapes,
             }
         )
     return "h-" + sha256_hex(described)[:12]

@@ -120,3 +120,34 @@ def test_summarize_keeps_arm_order_and_pairs_every_arm():
     out = summarize(records, "c")
     assert [x["arm"] for x in out["arms"]] == ["c", "a", "b"]
     assert [(p["a"], p["b"]) for p in out["pairs"]] == [("c", "a"), ("c", "b"), ("a", "b")]
+
+
+def _built(*args: str):
+    import torch
+
+    from foresight.params import LIBERO_INFO, method_from_args
+
+    cls, cfg = method_from_args(list(args))
+    with torch.device("meta"):
+        return cls(cfg, LIBERO_INFO)
+
+
+def test_figure_3_arms_differ_only_in_the_foresight_and_dp_is_flagged():
+    from foresight.study.components import components
+
+    arms = {
+        name: components(_built("method=clad_tiny", f"method.policy.foresight={name}"), "data", "p-1")
+        for name in ("both", "semantic", "proprio", "none")
+    }
+    arms["dp"] = components(_built("method=dp_tiny"), "data", "p-1")
+    assert arms["both"]["foresight"] == "CrossModalDynamics (policy reads: both)"
+    assert arms["none"]["foresight"] == "none (policy reads: none)"  # no dynamics module at all
+    assert arms["dp"]["foresight"] == "none"
+    assert arms["both"]["encoder"].startswith("decisionnce_tiny:")
+    assert arms["dp"]["encoder"].startswith("none (pixels of agentview,wrist")
+    for name in ("semantic", "proprio", "none"):
+        assert differences(arms["both"], arms[name]) == [], name
+    assert differences(arms["both"], arms["dp"]) == ["encoder", "head"]
+    # A head that really differs (another width) is caught even though the condition width is left out.
+    wider = components(_built("method=clad_tiny", "method.policy.head_hidden_dim=32"), "data", "p-1")
+    assert differences(arms["both"], wider) == ["head"]
