@@ -266,7 +266,7 @@ class Study:
         suite = build_env(run.env)
         loaded = load_policy(unit.run_dir, device=run.eval.device or "cpu")
         suite = match_training_resolution(suite, run, loaded)
-        timer = LatencyTimer(loaded.method)
+        timer = LatencyTimer(loaded.method, noise_seed=run.eval.seed)
         try:
             label, state = self.spec.env.preset, process_state()
             summary = evaluate(suite, loaded, run.eval, unit.eval_dir, label=label, state=state)
@@ -436,14 +436,57 @@ class _EvalJob:
     env_overrides: tuple[str, ...] = ()
 
 
+def _row(batch: dict[str, Any], i: int) -> dict[str, Any]:
+    return {k: v[i : i + 1] for k, v in batch.items()}
+
+
+def _digest(batch: dict[str, Any], seed: int) -> int:
+    import torch
+
+    h = hashlib.sha256(str(seed).encode())
+    for key in sorted(batch):
+        value = batch[key]
+        h.update(key.encode())
+        if isinstance(value, torch.Tensor):
+            h.update(value.detach().to("cpu").contiguous().numpy().tobytes())
+        else:
+            h.update(json.dumps(value, default=str).encode())
+    return int.from_bytes(h.digest()[:8], "little") & ((1 << 63) - 1)
+
+
+def observation_seeded(predict: Callable[..., Any], seed: int) -> Callable[..., Any]:
+    """``predict_action_chunk`` whose sampling noise is a function of each row's observation and ``seed`` alone.
+
+    The evaluation runner draws a policy's noise from one generator per session, so an episode's outcome depends
+    on which episodes ran before it and with which it was batched: a resumed evaluation is a valid measurement
+    but not the same one. A study evaluates each row on its own, with a generator seeded from that row's batch
+    (images, proprio, instruction, past actions) and ``eval.seed``: every episode's trajectory is then a
+    function of the policy, the environment and the seed only, whatever was interrupted and resumed around it.
+    """
+    import torch
+
+    def wrapper(batch: dict[str, Any], *, generator: Any = None) -> Any:
+        sizes = {len(v) for v in batch.values() if isinstance(v, torch.Tensor | list)}
+        (rows,) = sizes or {1}
+        outs = []
+        for i in range(rows):
+            row = _row(batch, i)
+            device = next((v.device for v in row.values() if isinstance(v, torch.Tensor)), torch.device("cpu"))
+            outs.append(predict(row, generator=torch.Generator(device=device).manual_seed(_digest(row, seed))))
+        return torch.cat(outs, dim=0)
+
+    return wrapper
+
+
 class LatencyTimer:
     """Wall time of every ``plan`` (the foresight alone, where a method has one) and ``predict_action_chunk`` call.
 
     Installed on the loaded method for the evaluation, so latencies are measured on the benchmark's own
-    observations; sessions of a resumed evaluation are appended to one file.
+    observations; sessions of a resumed evaluation are appended to one file. With ``noise_seed`` the chunk calls
+    are :func:`observation_seeded` (one row per call, so the chunk latency is per episode).
     """
 
-    def __init__(self, method: Any) -> None:
+    def __init__(self, method: Any, noise_seed: int | None = None) -> None:
         self.method = method
         self.calls: dict[str, list[float]] = {"plan": [], "chunk": []}
         self._originals: dict[str, Any] = {}
@@ -452,6 +495,8 @@ class LatencyTimer:
             if original is None:
                 continue
             self._originals[name] = original
+            if key == "chunk" and noise_seed is not None:
+                original = observation_seeded(original, noise_seed)
             setattr(method, name, self._timed(original, key))
 
     def _timed(self, fn: Callable[..., Any], key: str) -> Callable[..., Any]:
