@@ -117,7 +117,10 @@ def run(args: list[str]) -> int:
     records = [r for r in load_records(spec.out_dir / "records", order) if f"{r['arm']}__seed{r['seed']}" in wanted]
     if not records:
         raise ConfigError(f"no finished arm in {spec.out_dir / 'records'}: run the study first")
-    info = {**_spec_dict(spec), "command": f"python -m foresight.study {' '.join(args)}"}
+    done = {f"{r['arm']}__seed{r['seed']}" for r in records}
+    missing = [f"{a.name} seed {s}" for a, s in spec.units() if f"{a.name}__seed{s}" not in done]
+    command = f"python -m foresight.study {' '.join(a for a in args if not a.startswith('report_only='))}"
+    info = {**_spec_dict(spec), "command": command, "missing": missing}
     readme = write_report(info, records, spec.baseline_arm, spec.out_dir / "report")
     print(f"report: {readme}")
     if spec.report:

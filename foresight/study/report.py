@@ -140,6 +140,14 @@ def render_markdown(study: Mapping[str, Any], summary: Mapping[str, Any], plots:
         lines += [study["description"].strip(), ""]
     if study.get("caveats"):
         lines += ["## What these numbers mean", "", study["caveats"].strip(), ""]
+    if study.get("missing"):
+        lines += [
+            "## Not finished",
+            "",
+            f"Not trained and evaluated yet: {', '.join(study['missing'])}. The numbers below cover the finished "
+            "arms and seeds only; the command under *Reproduce* continues the study where it stopped.",
+            "",
+        ]
     lines += [
         "## Arms side by side",
         "",

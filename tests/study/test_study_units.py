@@ -97,7 +97,7 @@ def test_report_numbers_recomputed_from_records(tmp_path):
         record("a", 1, [(1, 2), (0, 2)]),
         record("b", 0, [(0, 2), (0, 2)], encoder="other"),
     ]
-    readme = write_report({"name": "t", "caveats": "tiny"}, records, "a", tmp_path)
+    readme = write_report({"name": "t", "caveats": "tiny", "missing": ["b seed 1"]}, records, "a", tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
     a, b = report["arms"]
     assert a["pooled"] == {"successes": 4, "trials": 8, "rate": 0.5, "ci95": list(wilson_interval(4, 8))}
@@ -112,6 +112,7 @@ def test_report_numbers_recomputed_from_records(tmp_path):
     text = readme.read_text()
     assert "50.0 [21.5, 78.5] (4/8)" in text  # Wilson 95% of 4/8
     assert "1 seed: spread not measured" in text and "⚠ encoder" in text
+    assert "Not trained and evaluated yet: b seed 1." in text
     assert (tmp_path / "success.png").read_bytes()[:4] == b"\x89PNG"
 
 
