@@ -205,3 +205,23 @@ def test_study_arms_are_side_by_side_on_the_site(study_site, browser):
         assert len(mine) == 2 and text.startswith(f"{100 * wins / trials:.1f} [")
     differs = column(page, table.id, header_index(page, table.id, "Differs besides the foresight"))
     assert differs == ["only the foresight", "⚠ head"]
+
+
+def test_committed_study_arms_are_on_the_repository_site(browser):
+    """The committed CPU study's arms, seeds pooled, on the repository's own site (leaderboard/site/index.html)."""
+    root = REPORTED_YAML.parent
+    board = load_board(root)
+    (table,) = [t for t in board.studies if t.id == "study--libero_object_cpu"]
+    page = Page(browser)
+    page.goto((root / "site" / "index.html").as_uri())
+    assert page.errors() == []
+    assert column(page, table.id, 0) == [r.method for r in table.rows] != []
+    pooled = column(page, table.id, header_index(page, table.id, "Pooled SR (%)"))
+    assert pooled == [r.cells["avg"].text for r in table.rows]
+    results = [json.loads(p.read_text()) for p in sorted((root / "results").glob("*.json"))]
+    mine = [r for r in results if r.get("study", {}).get("name") == "libero_object_cpu"]
+    for row, text in zip(table.rows, pooled, strict=True):
+        arm = [r for r in mine if row.method.startswith(r["study"]["label"])]
+        wins = sum(r["aggregate"]["successes"] for r in arm)
+        trials = sum(r["aggregate"]["trials"] for r in arm)
+        assert arm and text.startswith(f"{100 * wins / trials:.1f} [")

@@ -175,3 +175,46 @@ def test_published_study_report_matches_its_leaderboard_results(tmp_path):
     assert pair["p_value"] == pytest.approx(scipy_fisher(table).pvalue, rel=1e-9)
     for path in sorted((root / "results").glob("*.json")):  # each filed with its episodes: validate recounts
         assert check_evidence(json.loads(path.read_text()), path).startswith("recomputed")
+
+
+def test_committed_study_report_matches_its_leaderboard_results():
+    """docs/studies/<name>/report.json of every committed study, recomputed from its leaderboard/results files."""
+    from scipy.stats import fisher_exact as scipy_fisher
+
+    repo = REPORTED_YAML.parents[1]
+    paths = sorted((repo / "leaderboard" / "results").glob("*.json"))
+    results = {p: json.loads(p.read_text()) for p in paths}
+    studies = {r["study"]["name"] for r in results.values() if "study" in r}
+    assert "libero_object_cpu" in studies
+    for name in studies:
+        report = json.loads((repo / "docs" / "studies" / name / "report.json").read_text())
+        mine = {p: r for p, r in results.items() if r.get("study", {}).get("name") == name}
+        assert sorted((r["study"]["arm"], r["study"]["seed"]) for r in mine.values()) == sorted(
+            (a["arm"], s) for a in report["arms"] for s in a["seeds"]
+        )
+        for arm in report["arms"]:
+            rs = [r for r in mine.values() if r["study"]["arm"] == arm["arm"]]
+            wins = sum(r["aggregate"]["successes"] for r in rs)
+            trials = sum(r["aggregate"]["trials"] for r in rs)
+            assert (arm["pooled"]["successes"], arm["pooled"]["trials"]) == (wins, trials)
+            for t, rate in arm["tasks"].items():
+                per = [x for r in rs for x in r["tasks"] if x["index"] == int(t)]
+                assert (rate["successes"], rate["trials"]) == (sum(x["successes"] for x in per),
+                                                               sum(x["trials"] for x in per))  # fmt: skip
+            assert arm["components"] == rs[0]["components"]
+        pooled = {a["arm"]: a["pooled"] for a in report["arms"]}
+        for pair in report["pairs"]:
+            a, b = pooled[pair["a"]], pooled[pair["b"]]
+            table = [[a["successes"], a["trials"] - a["successes"]], [b["successes"], b["trials"] - b["successes"]]]
+            assert pair["p_value"] == pytest.approx(scipy_fisher(table).pvalue, rel=1e-9)
+        for path, r in mine.items():  # each committed with its episodes, which validate recounts
+            assert check_evidence(r, path).startswith("recomputed")
+
+
+def test_committed_study_is_in_the_leaderboard_readme():
+    board = load_board(REPORTED_YAML.parent)
+    (table,) = [t for t in board.studies if t.id == "study--libero_object_cpu"]
+    readme = (REPORTED_YAML.parent / "README.md").read_text()
+    assert '<a id="studies"></a>' in readme and "### Study libero_object_cpu: LIBERO-Object" in readme
+    for row in table.rows:
+        assert f"| {row.method} |" in readme and row.cells["avg"].text in readme
