@@ -342,7 +342,7 @@ class Study:
         return record
 
     # ------------------------------------------------------------------------------------------------- run
-    def run(self, on_phase: Callable[[str, Unit], None] | None = None) -> list[dict[str, Any]]:
+    def run(self) -> list[dict[str, Any]]:
         """Every unit to a record (skipping finished ones), then the report; returns the records."""
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.out / "study.json", json.dumps(_spec_dict(self.spec), indent=2, sort_keys=True) + "\n")
@@ -359,16 +359,12 @@ class Study:
                 if unit.record.is_file():
                     records.append(json.loads(unit.record.read_text()))
                     continue
-                for phase in ("train", "evaluate"):
-                    bar.set_postfix_str(f"{unit.arm.name} seed {unit.seed}: {phase}")
-                    if on_phase:
-                        on_phase(phase, unit)
-                    if phase == "train":
-                        self.train(unit)
-                    else:
-                        summary = self.evaluate(unit)
-                    if self._stop:
-                        raise StudyInterrupted
+                bar.set_postfix_str(f"{unit.arm.name} seed {unit.seed}: train")
+                self.train(unit)
+                bar.set_postfix_str(f"{unit.arm.name} seed {unit.seed}: evaluate")
+                summary = self.evaluate(unit)
+                if self._stop:
+                    raise StudyInterrupted
                 records.append(self.record(unit, summary))
                 poller.poll()
         except KeyboardInterrupt:
