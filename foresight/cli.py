@@ -123,6 +123,14 @@ COMMANDS: dict[str, Command] = {
             sections=("=foresight.leaderboard.__main__:LeaderboardOptions",), words=True,
         ),
         _c(
+            "study", "foresight.study", "foresight.study.__main__:run",
+            "train and evaluate every arm x seed of a study, then its report and leaderboard rows (resumable)",
+            "STUDY_NAME_OR_FILE [out=DIR] [seeds=[0,1,2]] [leaderboard=DIR] [report=DIR] [report_only=true]",
+            ("foresight study libero_object_cpu", "foresight study libero_10_fig3 seeds=[0]",
+             "foresight study configs/study/libero_object_cpu.yaml report_only=true"),
+            sections=("=foresight.study.__main__:StudyOptions",), words=True,
+        ),
+        _c(
             "oracle", "foresight.envs.libero.oracle", "foresight.envs.libero.oracle:run",
             "the scripted expert under the LIBERO protocol (the leaderboard's oracle row)",
             "env=LIBERO_SUITE [env.KEY=V] [out=DIR]",

@@ -196,6 +196,15 @@ class Method(nn.Module, ABC):
         """
         return ()
 
+    def describe_foresight(self) -> str:
+        """What this method predicts the future with, as a study's results record it (``components.foresight``).
+
+        The default names the :class:`Foresight` submodules (``"none"`` without one); a method whose foresight
+        has variants that keep the same modules (CLaD's ``policy.foresight``) names the variant too.
+        """
+        names = sorted({type(m).__name__ for m in self.modules() if isinstance(m, Foresight)})
+        return "+".join(names) or "none"
+
     def stage(self, name: str) -> Stage:
         stages = self.stages()
         for stage in stages:

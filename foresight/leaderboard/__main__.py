@@ -13,6 +13,7 @@ from pathlib import Path
 
 from foresight import cli
 from foresight.leaderboard.build import LeaderboardPaths, build
+from foresight.leaderboard.evidence import check_evidence
 from foresight.leaderboard.reported import load_reported
 from foresight.leaderboard.store import StoreConflictError, add_result, load_results, read_result_file
 from foresight.leaderboard.validation import LeaderboardValidationError
@@ -29,7 +30,8 @@ class LeaderboardOptions:
 SUBCOMMANDS = {
     "add": "validate results files and file them in <dir>/results/",
     "build": "render <dir>/README.md, <dir>/site/index.html and <dir>/plots/",
-    "validate": "check results files (default: the whole store) and reported.yaml",
+    "validate": "check results files (default: the whole store; success recomputed from stored episodes) and "
+    "reported.yaml",
 }
 
 
@@ -64,12 +66,16 @@ def run(args: list[str]) -> int:
                 print(f"wrote {written}")
         elif files:
             for f in files:
-                read_result_file(f)
+                check_evidence(read_result_file(f), f)
             print(f"{len(files)} results file(s) valid")
         else:
-            n = len(load_results(paths.results))
+            stored = load_results(paths.results)
+            checked = sum(check_evidence(s.result.to_dict(), s.path).startswith("recomputed") for s in stored)
             tables = len(load_reported(paths.reported).tables)
-            print(f"store valid: {n} result(s); {paths.reported}: {tables} table(s) valid")
+            print(
+                f"store valid: {len(stored)} result(s), {checked} recomputed from their episodes; "
+                f"{paths.reported}: {tables} table(s) valid"
+            )
     except (LeaderboardValidationError, StoreConflictError) as exc:
         print(f"foresight leaderboard: error: {exc}", file=sys.stderr)
         return 1

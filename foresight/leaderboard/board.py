@@ -98,6 +98,7 @@ class Board:
     papers: tuple[Paper, ...]
     groups: tuple[tuple[str, str], ...]  # (group id, label) for the protocol filter
     n_reproduced: int
+    studies: tuple[Table, ...] = ()  # one per study (foresight.study): its arms side by side, seeds pooled
 
 
 # ---------------------------------------------------------------------------------------------- formatting
@@ -250,7 +251,7 @@ def _reproduced_overview_tables(section_id: str, bench: str, stored: Sequence[St
         family_fields.setdefault(
             fam, {k: v for k, v in res.protocol.to_dict().items() if k not in ("protocol_id", "max_steps")}
         )
-        identity = (res.kind, res.method, res.config_hash, canonical_json(res.checkpoint.to_dict()))
+        identity = _overview_identity(res)
         # Sorted input: the first file of a (row, suite) pair wins, deterministically.
         families[fam][identity].setdefault(res.suite, s)
     tables = []
@@ -267,7 +268,11 @@ def _reproduced_overview_tables(section_id: str, bench: str, stored: Sequence[St
                 cells["avg"] = rate_cell(s_total, n_total)
             missing = [suite_label(bench, x) for x in LIBERO_STANDARD_SUITES if x not in by_suite]
             notes = _reproduced_notes(first) + (f"; not evaluated: {', '.join(missing)}" if missing else "")
-            rows.append(Row(first.kind, first.method, cells, _provenance(first), "", notes))
+            source = _provenance(first)
+            if first.kind == "oracle" and len(by_suite) > 1:  # one expert, a run folder per suite
+                dirs = sorted({by_suite[x].result.checkpoint.run_dir for x in by_suite})
+                source = source.replace(first.checkpoint.run_dir, ", ".join(dirs))
+            rows.append(Row(first.kind, first.method, cells, source, "", notes))
         fields = family_fields[fam]
         tables.append(
             Table(
@@ -283,6 +288,26 @@ def _reproduced_overview_tables(section_id: str, bench: str, stored: Sequence[St
             )
         )
     return tables
+
+
+SUITE_KEYS = ("suite", "max_steps", "tasks")
+"""Config keys that name the evaluated suite rather than the policy (an oracle's config records its env)."""
+
+
+def _overview_identity(res: Result) -> tuple[str, ...]:
+    """What makes rows of different suites one overview row.
+
+    A learned policy is one row per (method, config, checkpoint). A scripted expert has no training: its config
+    records the env it ran in (suite, step limit) and its run folder is per suite, so those are left out and one
+    expert is one row across the suites (its protocol family already groups equal trials and seeds).
+    """
+    if res.kind != "oracle":
+        return (res.kind, res.method, res.config_hash, canonical_json(res.checkpoint.to_dict()))
+    config = dict(res.config)
+    if isinstance(config.get("env"), Mapping):
+        config["env"] = {k: v for k, v in config["env"].items() if k not in SUITE_KEYS}
+    checkpoint = {k: v for k, v in res.checkpoint.to_dict().items() if k != "run_dir"}
+    return (res.kind, res.method, canonical_json(config), canonical_json(checkpoint))
 
 
 SUITE_SHORT = {"libero_spatial": "Spatial", "libero_object": "Object", "libero_goal": "Goal", "libero_10": "Long"}
@@ -468,7 +493,87 @@ def build_board(stored: Sequence[StoredResult], reported: Reported) -> Board:
         for t in sec.tables:
             groups_seen.setdefault(t.group, f"{t.kind}: {t.protocol}")
     filter_groups = tuple(sorted(groups_seen.items(), key=lambda kv: (kv[1], kv[0])))
-    return Board(tuple(sections), ablations, efficiency, tuple(reported.papers.values()), filter_groups, len(stored))
+    return Board(
+        tuple(sections),
+        ablations,
+        efficiency,
+        tuple(reported.papers.values()),
+        filter_groups,
+        len(stored),
+        studies=_study_tables(stored),
+    )
+
+
+STUDIES_INTRO = (
+    "Arms of one study (python -m foresight.study) side by side: same data, protocol and budget, with the "
+    "foresight swapped. An arm is flagged where anything else differs (encoder, head, data, protocol)."
+)
+COMPONENT_NAMES = ("encoder", "head", "data", "protocol", "foresight")
+
+
+def _study_tables(stored: Sequence[StoredResult]) -> tuple[Table, ...]:
+    """One table per study: an arm per row, its seeds pooled (Wilson 95%), the per-seed rates, and a flag where
+    anything besides the foresight differs from the study's first arm (components recorded by foresight.study)."""
+    studies: dict[str, list[StoredResult]] = defaultdict(list)
+    for s in stored:
+        if s.result.study is not None:
+            studies[s.result.study["name"]].append(s)
+    tables = []
+    for name in sorted(studies):
+        arms: dict[str, list[Result]] = {}
+        for s in sorted(studies[name], key=lambda s: (s.result.study["arm"], s.result.study["seed"])):
+            arms.setdefault(s.result.study["arm"], []).append(s.result)
+        results = [r for rs in arms.values() for r in rs]
+        first = results[0]
+        reference = dict(first.components or {})
+        rows = []
+        for arm, rs in arms.items():
+            cells: dict[str, Cell] = {}
+            for t in _task_columns(rs):
+                idx = int(t.key[1:])
+                wins = sum(x.successes for r in rs for x in r.tasks if x.index == idx)
+                trials = sum(x.trials for r in rs for x in r.tasks if x.index == idx)
+                cells[t.key] = rate_cell(wins, trials)
+            cells["avg"] = rate_cell(sum(r.aggregate.successes for r in rs), sum(r.aggregate.trials for r in rs))
+            seeds = [f"{r.study['seed']}: {pct(r.aggregate.rate)}" for r in rs]
+            cells["seeds"] = Cell("; ".join(seeds), float(len(rs)))
+            differs = sorted(
+                {
+                    k
+                    for r in rs
+                    for k in COMPONENT_NAMES
+                    if k != "foresight" and (r.components or {}).get(k) != reference.get(k)
+                }
+            )
+            cells["differs"] = Cell(("⚠ " + ", ".join(differs)) if differs else "only the foresight")
+            cells["foresight"] = Cell(str((rs[0].components or {}).get("foresight", DASH)))
+            label = rs[0].study.get("label") or arm
+            rows.append(Row(rs[0].kind, f"{label} ({rs[0].method})", cells, f"{len(rs)} seed(s)", "",
+                            _reproduced_notes(rs[0])))  # fmt: skip
+        proto = first.protocol.to_dict()
+        columns = (
+            *_task_columns(results),
+            Column("avg", "Pooled SR (%)", "every episode of every seed, Wilson 95% interval", "score"),
+            Column("seeds", "Per seed (%)", "success of each training seed", "info"),
+            Column("foresight", "Foresight", "the foresight module (components.foresight)", "info"),
+            Column("differs", "Differs besides the foresight", f"components compared with arm {first.study['arm']!r}",
+                   "info"),
+        )  # fmt: skip
+        tables.append(
+            Table(
+                id=f"study--{name}",
+                title=f"Study {name}: {suite_label(first.benchmark, first.suite)}",
+                kind="reproduced",
+                group="",
+                protocol=describe(proto, first.benchmark),
+                difference="",
+                columns=columns,
+                rows=tuple(rows),
+                note="Arms in the study file's order; seeds pooled. Report: docs/studies/" + name,
+                protocol_fields={k: v for k, v in proto.items() if k != "protocol_id"},
+            )
+        )
+    return tuple(tables)
 
 
 def _results_of(by_suite: Mapping[tuple[str, str], list[StoredResult]], bench: str) -> list[StoredResult]:

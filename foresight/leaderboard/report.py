@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from foresight.leaderboard.board import DASH, Board, Column, Table
+from foresight.leaderboard.board import DASH, STUDIES_INTRO, Board, Column, Table
 
 MAX_WIDE_TASKS = 12
 KIND_MARK = {"reproduced": "reproduced", "oracle": "**oracle**", "reported": "*reported*"}
@@ -107,6 +107,8 @@ def render_report(board: Board, plots: Mapping[str, str]) -> str:
         "",
     ]
     lines += [f"- [{_text(s.title)}](#{s.id})" for s in board.sections]
+    if board.studies:
+        lines.append("- [Studies](#studies)")
     if board.ablations:
         lines.append("- [Reported ablations](#reported-ablations)")
     if board.efficiency:
@@ -116,6 +118,10 @@ def render_report(board: Board, plots: Mapping[str, str]) -> str:
         lines += [f'<a id="{s.id}"></a>', "", f"## {_text(s.title)}", ""]
         for t in s.tables:
             lines += render_table(t, plots)
+    if board.studies:
+        lines += ['<a id="studies"></a>', "", "## Studies", "", STUDIES_INTRO, ""]
+        for t in board.studies:
+            lines += render_table(t, plots, ranked=False)
     if board.ablations:
         lines += ['<a id="reported-ablations"></a>', "", "## Reported ablations", ""]
         lines += ["Within-paper comparisons, rows in the paper's order; not ranked against other papers.", ""]

@@ -26,6 +26,8 @@ from foresight.leaderboard.validation import Issue, ResultValidationError, schem
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "result.schema.json"
 KINDS = ("reproduced", "oracle")
+STUDY_FIELDS = ("study", "components", "evidence")
+"""Optional top-level fields a study's results carry (added in place, schema version unchanged)."""
 _TOL = 1e-6  # float slack for files written by other tools; Python itself round-trips floats exactly
 
 
@@ -242,6 +244,9 @@ class Result:
     notes: str = ""
     config_hash: str = field(default="")
     labels: tuple[str, ...] = ()  # the method's result labels (e.g. MoLA's "imagination: oracle" upper bound)
+    study: Mapping[str, Any] | None = None  # {name, arm, label, seed}: an arm of a study (foresight.study)
+    components: Mapping[str, str] | None = None  # encoder, head, data, protocol, foresight (foresight.study)
+    evidence: Mapping[str, str] | None = None  # {episodes_sha256}: the episodes the counts were computed from
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -263,6 +268,9 @@ class Result:
             out["notes"] = self.notes
         if self.labels:
             out["method"]["labels"] = list(self.labels)
+        for key in STUDY_FIELDS:
+            if getattr(self, key) is not None:
+                out[key] = dict(getattr(self, key))
         return out
 
     def to_json(self) -> str:
@@ -290,6 +298,7 @@ class Result:
             timestamp=d["timestamp"],
             notes=d.get("notes", ""),
             labels=tuple(d["method"].get("labels", ())),
+            **{key: d[key] for key in STUDY_FIELDS if key in d},
         )
 
 
@@ -414,6 +423,11 @@ def _consistency_issues(d: Mapping[str, Any]) -> list[Issue]:
     if proto["protocol_id"] != expected_id:
         issues.append(("protocol.protocol_id", f"does not match the protocol fields (expected {expected_id})"))
 
+    comps = d.get("components")
+    if comps is not None and comps["protocol"] != proto["protocol_id"]:
+        issues.append(("components.protocol", f"{comps['protocol']!r} is not this result's {proto['protocol_id']!r}"))
+    if comps is not None and comps["data"] != d["checkpoint"]["data_fingerprint"]:
+        issues.append(("components.data", "is not this result's checkpoint.data_fingerprint"))
     ensembling = proto["action_execution"] in ("temporal_ensemble", "adaptive_ensemble")
     if ensembling != (proto["ensemble_decay"] is not None):
         issues.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from foresight.leaderboard.board import DASH, Board, Column, Row, Table
+from foresight.leaderboard.board import DASH, STUDIES_INTRO, Board, Column, Row, Table
 from foresight.leaderboard.chartdata import chart_for
 from foresight.leaderboard.svg import render_svg
 
@@ -180,6 +180,8 @@ def render_site(board: Board) -> str:
     options = ['<option value="">All protocols</option>']
     options += [f'<option value="{_attr(g)}">{escape(label)}</option>' for g, label in board.groups]
     nav = [f'<a href="#{_attr(s.id)}">{escape(s.title)}</a>' for s in board.sections]
+    if board.studies:
+        nav.append('<a href="#studies">Studies</a>')
     if board.ablations:
         nav.append('<a href="#reported-ablations">Reported ablations</a>')
     if board.efficiency:
@@ -190,6 +192,7 @@ def render_site(board: Board) -> str:
         body += [_table_html(t) for t in s.tables]
         body.append("</section>")
     for sec_id, title, tables, intro in (
+        ("studies", "Studies", board.studies, STUDIES_INTRO),
         (
             "reported-ablations",
             "Reported ablations",

@@ -37,3 +37,28 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     lo = 0.0 if successes == 0 else max(0.0, centre - half)
     hi = 1.0 if successes == n else min(1.0, centre + half)
     return lo, hi
+
+
+def fisher_exact(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float:
+    """Two-sided p-value of Fisher's exact test that two success rates are equal (pooled 2x2 counts).
+
+    Conditional on the total successes, the successes of ``a`` are hypergeometric; the p-value sums the
+    probabilities of every table no more likely than the observed one (the "minimum likelihood" two-sided rule of
+    R's ``fisher.test`` and ``scipy.stats.fisher_exact``). Computed on exact integers, so ties between tables are
+    decided without the floating-point slack those implementations need.
+    """
+    for name, (s, n) in {"a": (successes_a, trials_a), "b": (successes_b, trials_b)}.items():
+        if isinstance(s, bool) or isinstance(n, bool) or not isinstance(s, int) or not isinstance(n, int):
+            raise TypeError(f"fisher_exact needs integer counts, got {name}: {s!r}/{n!r}")
+        if n < 1 or not 0 <= s <= n:
+            raise ValueError(f"fisher_exact needs 0 <= successes <= trials and trials >= 1, got {name}: {s}/{n}")
+    total = trials_a + trials_b
+    wins = successes_a + successes_b
+
+    def weight(x: int) -> int:  # tables with x successes in a, times C(total, trials_a)
+        return math.comb(wins, x) * math.comb(total - wins, trials_a - x)
+
+    observed = weight(successes_a)
+    support = range(max(0, wins - trials_b), min(wins, trials_a) + 1)
+    extreme = sum(w for w in (weight(x) for x in support) if w <= observed)
+    return min(1.0, extreme / math.comb(total, trials_a))

@@ -82,6 +82,10 @@ class CLaD(Method):
             features=(feature_spec(self.config.vlm),),
         )
 
+    def describe_foresight(self) -> str:
+        """Figure 3's variants share the dynamics model; what differs is which foresight the policy reads."""
+        return f"{super().describe_foresight()} (policy reads: {self.config.policy.foresight})"
+
     def use_vlm(self, encoder: Encoder) -> None:
         """Compute missing features with this encoder instead of building ``config.vlm`` (tests, notebooks)."""
         self.features.use_encoder(encoder)

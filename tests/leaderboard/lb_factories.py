@@ -123,3 +123,25 @@ def calvin_result(method: str = "clad", chain_lengths: Sequence[int] = (5, 5, 4,
         hardware=HARDWARE,
         timestamp=TIMESTAMP,
     )
+
+
+STUDY_COMPONENTS = {"encoder": "enc", "head": "h-1", "data": "sha256:data", "protocol": "", "foresight": "F"}
+
+
+def study_result(arm: str, seed: int, successes: Sequence[int], *, head: str = "h-1", study: str = "s") -> dict:
+    """A result as `foresight study` files it: an arm and seed of study ``study``, with its components."""
+    res = libero_result(f"m_{arm}", successes=successes).to_dict()
+    res["checkpoint"]["run_dir"] = f"runs/study/{study}/runs/{arm}/seed{seed}"
+    res["study"] = {"name": study, "arm": arm, "label": arm.title(), "seed": seed}
+    res["components"] = {**STUDY_COMPONENTS, "protocol": res["protocol"]["protocol_id"], "foresight": arm, "head": head}
+    return res
+
+
+def study_results() -> list[dict]:
+    """Two arms x two seeds; the second arm's head differs (flagged)."""
+    return [
+        study_result("both", 0, (50,) * 10),
+        study_result("both", 1, (40,) * 10),
+        study_result("none", 0, (10,) * 10, head="h-2"),
+        study_result("none", 1, (20, 30) * 5, head="h-2"),
+    ]

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from lb_cdp import Browser, Page, find_chromium
-from lb_factories import REPORTED_YAML, calvin_result, libero_protocol, libero_result
+from lb_factories import REPORTED_YAML, calvin_result, libero_protocol, libero_result, study_results
 
 from foresight.leaderboard import add_result
 from foresight.leaderboard.build import load_board
@@ -87,7 +87,7 @@ def test_page_loads_without_console_errors(page):
 
 def test_every_table_holds_the_board_rows(page, site):
     _, board = site
-    tables = [t for s in board.sections for t in s.tables] + list(board.ablations) + list(board.efficiency)
+    tables = [t for s in board.sections for t in s.tables] + [*board.studies, *board.ablations, *board.efficiency]
     counts = page.js(
         "Object.fromEntries(Array.from(document.querySelectorAll('div.board-table'))"
         ".map(d => [d.id, d.querySelectorAll('tbody tr').length]))"
@@ -173,3 +173,55 @@ def test_error_capture_would_catch_a_broken_page(browser, tmp_path):
     errors = other.errors()
     assert any("violates the following Content Security Policy" in e for e in errors), errors
     assert "console.error: ['boom']" in errors and "exception: Uncaught" in errors
+
+
+@pytest.fixture(scope="module")
+def study_site(tmp_path_factory):
+    """A leaderboard holding one study (two arms, two seeds each) filed as `foresight study` files it."""
+    root = tmp_path_factory.mktemp("study-leaderboard")
+    (root / "reported.yaml").write_bytes(REPORTED_YAML.read_bytes())
+    for res in study_results():
+        add_result(res, root / "results")
+    board = load_board(root)
+    (root / "site").mkdir()
+    (root / "site" / "index.html").write_text(render_site(board), encoding="utf-8")
+    return root, board
+
+
+def test_study_arms_are_side_by_side_on_the_site(study_site, browser):
+    root, board = study_site
+    (table,) = board.studies
+    page = Page(browser)
+    page.goto((root / "site" / "index.html").as_uri())
+    assert page.errors() == []
+    assert "Studies" in page.js("document.querySelector('nav').textContent")
+    assert column(page, table.id, 0) == ["Both (m_both)", "None (m_none)"]
+    pooled = column(page, table.id, header_index(page, table.id, "Pooled SR (%)"))
+    results = [json.loads(p.read_text()) for p in sorted((root / "results").glob("*.json"))]
+    for arm, text in zip(("both", "none"), pooled, strict=True):
+        mine = [r for r in results if r["study"]["arm"] == arm]
+        wins = sum(r["aggregate"]["successes"] for r in mine)
+        trials = sum(r["aggregate"]["trials"] for r in mine)
+        assert len(mine) == 2 and text.startswith(f"{100 * wins / trials:.1f} [")
+    differs = column(page, table.id, header_index(page, table.id, "Differs besides the foresight"))
+    assert differs == ["only the foresight", "⚠ head"]
+
+
+def test_committed_study_arms_are_on_the_repository_site(browser):
+    """The committed CPU study's arms, seeds pooled, on the repository's own site (leaderboard/site/index.html)."""
+    root = REPORTED_YAML.parent
+    board = load_board(root)
+    (table,) = [t for t in board.studies if t.id == "study--libero_object_cpu"]
+    page = Page(browser)
+    page.goto((root / "site" / "index.html").as_uri())
+    assert page.errors() == []
+    assert column(page, table.id, 0) == [r.method for r in table.rows] != []
+    pooled = column(page, table.id, header_index(page, table.id, "Pooled SR (%)"))
+    assert pooled == [r.cells["avg"].text for r in table.rows]
+    results = [json.loads(p.read_text()) for p in sorted((root / "results").glob("*.json"))]
+    mine = [r for r in results if r.get("study", {}).get("name") == "libero_object_cpu"]
+    for row, text in zip(table.rows, pooled, strict=True):
+        arm = [r for r in mine if row.method.startswith(r["study"]["label"])]
+        wins = sum(r["aggregate"]["successes"] for r in arm)
+        trials = sum(r["aggregate"]["trials"] for r in arm)
+        assert arm and text.startswith(f"{100 * wins / trials:.1f} [")
