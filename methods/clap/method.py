@@ -166,6 +166,10 @@ class CLAP(Method):
         if stage == VD_VAE:
             self.vd_vae.update_teacher()
 
+    def describe_foresight(self) -> str:
+        """CLAP's foresight is its latent-action codes; how the head was fine-tuned and which one acts are named."""
+        return f"latent action codes ({self.config.rf.finetune}, acting as {self.inference})"
+
     # ------------------------------------------------------------------------------------------ evaluation
     def set_inference(self, mode: str) -> None:
         """Act as ``"rf"`` (the flow head, ``rf.inference_steps`` Euler steps) or ``"ntp"`` (greedy codes, decoded

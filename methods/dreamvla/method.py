@@ -102,6 +102,12 @@ class DreamVLA(Method):
             noise_net=net,
         )
 
+    def describe_foresight(self) -> str:
+        """Table 3, 5 and 7's arms keep the modules and change what the dream queries forecast and how they attend."""
+        k, b = self.config.knowledge, self.config.backbone
+        kinds = "+".join(k.types) or "none"
+        return f"world knowledge ({kinds}; {k.target}, {k.dynamic}; {b.attention} attention, {b.queries} queries)"
+
     # ------------------------------------------------------------------------------------------- structure
     def stages(self) -> list[Stage]:
         trainable = ("backbone", "decoders", "head") if self.knowledge else ("backbone", "head")

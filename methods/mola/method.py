@@ -78,6 +78,11 @@ class MoLA(Method):
         features = (self.imagination.feature_spec(cfg.views),) if backend == "cached" else ()
         return DataSpec(obs_offsets=obs, action_offsets=horizon, features=features, **common)
 
+    def describe_foresight(self) -> str:
+        """A study's arms differ by imagination backend and expert subset (Table 5, Fig. 5b): both are named."""
+        experts = "+".join(self.config.experts) or "frame features only"
+        return f"imagined frame ({self.config.imagination.at_evaluation}) -> latent actions ({experts})"
+
     def result_labels(self) -> tuple[str, ...]:
         """Every result of a policy trained on oracle imagination says so, next to its numbers on the board: its
         policy learned from real future frames, an upper bound on what imagination gives, not a comparable MoLA."""
