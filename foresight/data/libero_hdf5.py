@@ -53,10 +53,13 @@ def task_name_of(path: Path) -> str:
 
 
 def find_files(path: Path) -> list[Path]:
-    """The HDF5 files of a dataset: ``path`` itself, or the ``*.hdf5`` files directly inside the folder."""
+    """The HDF5 files of a dataset: ``path`` itself, or the ``*.hdf5`` files directly inside the folder.
+
+    Hidden files are skipped: a recorder killed mid-write leaves a hidden temporary file (``fileio.TMP_PREFIX``),
+    never a partial dataset file, and it must not make the finished ones unreadable."""
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.glob("*.hdf5") if p.is_file())
+    files = sorted(p for p in path.glob("*.hdf5") if p.is_file() and not p.name.startswith("."))
     if not files:
         subfolders = sorted(p.name for p in path.iterdir() if p.is_dir() and any(p.glob("*.hdf5")))
         hint = f"; these subfolders have some: {subfolders} (set data.path to one of them)" if subfolders else ""

@@ -13,10 +13,10 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from foresight.data.config import DataConfig
-from foresight.data.libero_hdf5 import read_file
+from foresight.data.libero_hdf5 import find_files, read_file
 from foresight.data.libero_writer import LiberoHDF5Writer, quat2axisangle
 from foresight.data.orientation import to_upright
-from foresight.data.source import open_dataset
+from foresight.data.source import DataError, open_dataset
 
 TASK = "KITCHEN_SCENE3_turn_on_the_stove"
 INSTRUCTION = "turn on the stove"
@@ -207,3 +207,12 @@ def test_writer_rejects_bad_steps(tmp_path):
     writer.abort()
     with pytest.raises(ValueError, match="unknown image convention"):
         LiberoHDF5Writer(tmp_path, TASK, language_instruction="x", problem_name="p", image_convention="upside")
+
+
+def test_a_killed_recorders_hidden_temporary_file_is_skipped(tmp_path):
+    (tmp_path / ".tmp-KITCHEN_SCENE1_demo.hdf5").write_bytes(b"half an HDF5 file")  # not an HDF5 file at all
+    (tmp_path / "a_demo.hdf5").write_bytes(b"")
+    assert find_files(tmp_path) == [tmp_path / "a_demo.hdf5"]
+    (tmp_path / "a_demo.hdf5").unlink()
+    with pytest.raises(DataError, match=r"no \.hdf5 files"):
+        find_files(tmp_path)
