@@ -19,17 +19,15 @@ Weights are random (same architecture, same cost): pass --checkpoint to time the
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
+from foresight.benchmarking import peak_memory_gb, reset_peak, timed
 from foresight.fileio import write_json
 from foresight.methods.clad import CLaD, CLaDConfig
 from foresight.methods.clad.params import LIBERO_INFO
@@ -63,24 +61,6 @@ def write_random_rn50(path: Path) -> Path:
     return path
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def make_batch(
     model: CLaD, size: int, frames: int, actions: int, image: int, device: torch.device, pixels: bool
 ) -> dict:
@@ -103,18 +83,6 @@ def make_batch(
     if not pixels:
         batch[feature_key(cfg.encoder, "instruction")] = torch.randn(size, cfg.text_dim, generator=g)
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-
-
-def peak_memory_gb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux -> GB
-
-
-def reset_peak(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
 
 
 def train_throughput(

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import resource
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
 
+from foresight.benchmarking import median_seconds, peak_memory_gb, reset_peak
 from foresight.config import load_group, validate
 from foresight.fileio import write_json
 from foresight.methods.clap import CLAP, CLAPConfig
@@ -37,37 +34,6 @@ from foresight.train import configure_trainable, set_stage_modes
 from foresight.types import ACTION, ACTION_IS_PAD, INSTRUCTION, OBS_IS_PAD, STATE, TASK_INDEX, image_key
 
 STAGES = ("act_vae", "vd_vae", "ntp", "rf_km")
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
-    """Median seconds of ``fn`` over ``repeats`` calls after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def peak_memory_gb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux -> GB
-
-
-def reset_peak(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
 
 
 def preset(name: str) -> CLAPConfig:
@@ -122,7 +88,7 @@ def train_throughput(model: CLAP, stage: str, batch: dict, device, repeats: int,
         optimizer.zero_grad(set_to_none=True)
         model.on_optimizer_step(stage, 1)
 
-    return size / timed(one_step, device, repeats, warmup)
+    return size / median_seconds(one_step, device, repeats, warmup)
 
 
 def build(cfg: CLAPConfig, device: torch.device) -> CLAP:
@@ -183,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
         model.set_inference(mode)
         reset_peak(device)
         with torch.no_grad():
-            seconds = timed(lambda: model.predict_action_chunk(one), device, repeats * 3, warmup)
+            seconds = median_seconds(lambda: model.predict_action_chunk(one), device, repeats * 3, warmup)
         results["latency_ms"][mode] = 1000 * seconds
         results["memory_gb"][f"inference {mode}"] = peak_memory_gb(device)
     print(report(results, cfg))

@@ -22,17 +22,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import resource
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
+from foresight.benchmarking import median_seconds, peak_memory_gb, reset_peak
 from foresight.config import load_group, validate
 from foresight.fileio import write_json
 from foresight.methods.dreamvla import DreamVLA, DreamVLAConfig
@@ -90,36 +87,6 @@ def make_batch(model: DreamVLA, stage: str | None, size: int, image: int, device
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def peak_memory_gb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux -> GB
-
-
-def reset_peak(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-
-
 def measure(cfg: DreamVLAConfig, args: argparse.Namespace, device: torch.device) -> dict:
     torch.manual_seed(0)
     model = DreamVLA(cfg, LIBERO_INFO).to(device)
@@ -131,7 +98,7 @@ def measure(cfg: DreamVLAConfig, args: argparse.Namespace, device: torch.device)
     obs = make_batch(model, None, 1, args.image_size, device)
     gen = torch.Generator(device=device)
     with torch.no_grad(), autocast():
-        out["chunk_s"] = timed(lambda: model.predict_action_chunk(obs, generator=gen.manual_seed(0)), device,
+        out["chunk_s"] = median_seconds(lambda: model.predict_action_chunk(obs, generator=gen.manual_seed(0)), device,
                                args.repeats, args.warmup)  # fmt: skip
     out["inference_peak_gb"] = peak_memory_gb(device)
 
@@ -147,7 +114,7 @@ def measure(cfg: DreamVLAConfig, args: argparse.Namespace, device: torch.device)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    out["train_samples_per_s"] = args.batch_size / timed(step, device, args.repeats, args.warmup)
+    out["train_samples_per_s"] = args.batch_size / median_seconds(step, device, args.repeats, args.warmup)
     out["train_peak_gb"] = peak_memory_gb(device)
     return out
 

@@ -18,15 +18,12 @@ Measures, on random data of LIBERO's shapes (128x128 primary view, 9-d proprio, 
 from __future__ import annotations
 
 import argparse
-import resource
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
 
+from foresight.benchmarking import median_seconds, peak_memory_gb
 from foresight.fileio import write_json
 from foresight.methods.mola import MoLA
 from foresight.methods.mola.imagination import FEATURE_NAME
@@ -36,24 +33,6 @@ from foresight.types import ACTION, ACTION_IS_PAD, STATE, TASK_INDEX, Batch, Dat
 
 PAPER_MS = {"imagination": 79.85, "moidm": 12.93, "head": 8.26, "total": 129.6}  # Table 8; Table 10 (1 step)
 INFO = LIBERO_INFO.__class__(**{**LIBERO_INFO.__dict__, "image_shapes": {"agentview": (3, 128, 128)}})
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """Median wall seconds of ``fn`` over ``repeats`` runs after one warm-up."""
-    fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def batch_for(spec: DataSpec, size: int, device: torch.device, training: bool) -> Batch:
@@ -69,12 +48,6 @@ def batch_for(spec: DataSpec, size: int, device: torch.device, training: bool) -
         batch[ACTION] = torch.rand(size, len(spec.action_offsets), INFO.action_dim, generator=g) * 2 - 1
         batch[ACTION_IS_PAD] = torch.zeros(size, len(spec.action_offsets), dtype=torch.bool)
     return {k: v.to(device) for k, v in batch.items()}
-
-
-def peak_memory_gb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         pair = imaginer.encode_images(frames)
         cond = method.condition({**obs, feature_key(FEATURE_NAME, view): pair[:, None]}, "cached", (0,))
         ms = {
-            "imagination": timed(lambda: imaginer.encode_images(frames), device, args.repeats),
-            "moidm": timed(lambda: method.moidm(pair[:, 0], pair[:, 1]), device, args.repeats),
-            "head": timed(lambda: method.policy.head.sample(cond), device, args.repeats),
-            "total": timed(lambda: method.predict_action_chunk(obs), device, args.repeats),
+            "imagination": median_seconds(lambda: imaginer.encode_images(frames), device, args.repeats),
+            "moidm": median_seconds(lambda: method.moidm(pair[:, 0], pair[:, 1]), device, args.repeats),
+            "head": median_seconds(lambda: method.policy.head.sample(cond), device, args.repeats),
+            "total": median_seconds(lambda: method.predict_action_chunk(obs), device, args.repeats),
         }
     ms = {k: 1000 * v for k, v in ms.items()}
 
@@ -131,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             loss.backward()
             optimizer.step()
 
-        return args.batch / timed(step, device, args.repeats)
+        return args.batch / median_seconds(step, device, args.repeats)
 
-    rates = {"idm": step_rate("idm", batch_for(method.data_spec("idm"), args.batch, device, training=True))}
+    idm_batch = method.targets.fill(batch_for(method.data_spec("idm"), args.batch, device, training=True))
+    rates = {"idm": step_rate("idm", idm_batch)}
     policy_batch = batch_for(method.data_spec("policy"), args.batch, device, training=True)
     with torch.no_grad():
         cached = imaginer.encode_images(policy_batch[image_key(view)][:, 0])[:, None]

@@ -123,7 +123,6 @@ class MoLA(Method):
         return loss, {"loss": loss.item()}
 
     def _idm_loss(self, batch: Batch, spec: DataSpec) -> tuple[torch.Tensor, dict[str, float]]:
-        batch = self.targets.fill(batch)
         weight = self.config.expert.modality_weight
         terms: dict[str, torch.Tensor] = {}
         logs: dict[str, float] = {}

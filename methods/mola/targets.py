@@ -7,9 +7,10 @@ Per expert, one :class:`~foresight.types.TeacherSpec` on each view the experts r
 * ``depth``: ``depth_anything`` at offset ``k``: the depth of ``o_{t+k}``;
 * ``semantic``: ``sam`` (SAM 2 folders load as SAM 2) at offset ``k``: the segmentation embedding of ``o_{t+k}``.
 
-The trainer builds these caches before stage ``idm`` (docs/teachers.md). A batch built elsewhere (the method
-contract's synthetic batches, a notebook) may lack them: :class:`OnTheFlyTargets` then computes them from the
-batch's own frames with the same frozen teacher, which lives outside the module tree (never saved, never trained).
+The trainer builds these caches before stage ``idm`` (docs/teachers.md), and a training batch without them is
+refused (:mod:`foresight.batch_check`). A batch built elsewhere (a notebook, ``benchmarks/mola_speed.py``) gets them
+from ``method.targets.fill(batch)``: :class:`OnTheFlyTargets` computes them from the batch's own frames with the
+same frozen teacher, which lives outside the module tree (never saved, never trained).
 """
 
 from __future__ import annotations
