@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from omegaconf import OmegaConf
@@ -34,6 +36,29 @@ def count(module: torch.nn.Module | None, buffers: bool = False) -> int:
         return 0
     tensors = list(module.buffers()) if buffers else list(module.parameters())
     return sum(t.numel() for t in tensors if t.is_floating_point())
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a method's parameter report; ``params=None`` where it cannot be counted here (a backbone the
+    user has not downloaded)."""
+
+    name: str
+    params: int | None
+    note: str = ""
+
+
+def paper_table(rows: list[Row], paper: Mapping[str, float], unit: str, digits: int) -> str:
+    """Our counts beside the paper's, in the unit the paper reports them in (``"M"`` or ``"B"``)."""
+    scale = {"M": 1e6, "B": 1e9}[unit]
+    width = max(len("component"), *(len(r.name) for r in rows)) + 2
+    lines = [f"{'component':<{width}}{'params':>16}{f'ours ({unit})':>10}{f'paper ({unit})':>11}  note"]
+    for row in rows:
+        theirs = f"{paper[row.name]:.{digits}f}" if row.name in paper else ""
+        ours = f"{row.params / scale:.{digits}f}" if row.params is not None else "?"
+        count_text = f"{row.params:,}" if row.params is not None else "?"
+        lines.append(f"{row.name:<{width}}{count_text:>16}{ours:>10}{theirs:>11}  {row.note}")
+    return "\n".join(lines)
 
 
 def method_from_args(args: list[str]) -> tuple[type, object]:

@@ -10,24 +10,16 @@ model is built on PyTorch's meta device, so counting the 0.55 B-parameter model 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 import torch
 from omegaconf import OmegaConf
 
 from foresight.config import ConfigError, dataclass_to_dict, parse_overrides, validate
 from foresight.methods.clad.config import CLaDConfig
-from foresight.params import LIBERO_INFO, count
+from foresight.params import LIBERO_INFO, Row, count, paper_table
 from foresight.types import DatasetInfo
 
 PAPER_BILLIONS = {"VLM (frozen)": 0.1, "CLaD dynamics (stage 1)": 0.33, "policy (stage 2)": 0.23, "total": 0.66}
-
-
-@dataclass
-class Row:
-    name: str
-    params: int
-    note: str = ""
 
 
 def decisionnce_params() -> int | None:
@@ -74,15 +66,6 @@ def breakdown(cfg: CLaDConfig, info: DatasetInfo = LIBERO_INFO) -> list[Row]:
     return rows
 
 
-def format_table(rows: list[Row]) -> str:
-    lines = [f"{'component':<52}{'params':>14}{'ours (B)':>10}{'paper (B)':>11}  note"]
-    for row in rows:
-        paper = PAPER_BILLIONS.get(row.name)
-        paper_text = f"{paper:.2f}" if paper is not None else ""
-        lines.append(f"{row.name:<52}{row.params:>14,}{row.params / 1e9:>10.3f}{paper_text:>11}  {row.note}")
-    return "\n".join(lines)
-
-
 def config_from_args(args: list[str]) -> CLaDConfig:
     choices, dotted = parse_overrides(args)
     if choices:
@@ -95,7 +78,7 @@ def config_from_args(args: list[str]) -> CLaDConfig:
 
 def report(cfg: CLaDConfig) -> str:
     """What ``foresight params method=clad`` prints."""
-    return format_table(breakdown(cfg))
+    return paper_table(breakdown(cfg), PAPER_BILLIONS, "B", digits=3)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,23 +9,16 @@ from its folder's ``config.json`` when ``policy.backbone.path`` is a local folde
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from foresight.methods.clap.config import CLAPConfig
-from foresight.params import LIBERO_INFO, count
+from foresight.params import LIBERO_INFO, Row, count, paper_table
 from foresight.types import DatasetInfo
 
 PAPER_BILLIONS = {"Act-VAE (stage act_vae)": 0.150, "VD-VAE (stage vd_vae)": 0.200, "  policy.backbone": 4.0}
-
-
-@dataclass
-class Row:
-    name: str
-    params: int | None
-    note: str = ""
 
 
 def local_backbone(cfg: CLAPConfig) -> torch.nn.Module | None:
@@ -81,17 +74,6 @@ def breakdown(cfg: CLAPConfig, info: DatasetInfo = LIBERO_INFO) -> list[Row]:
     return rows
 
 
-def format_table(rows: list[Row]) -> str:
-    lines = [f"{'component':<48}{'params':>16}{'ours (B)':>10}{'paper (B)':>11}  note"]
-    for row in rows:
-        paper = PAPER_BILLIONS.get(row.name)
-        paper_text = f"{paper:.3f}" if paper is not None else ""
-        params = f"{row.params:,}" if row.params is not None else "?"
-        billions = f"{row.params / 1e9:.3f}" if row.params is not None else "?"
-        lines.append(f"{row.name:<48}{params:>16}{billions:>10}{paper_text:>11}  {row.note}")
-    return "\n".join(lines)
-
-
 def report(cfg: CLAPConfig) -> str:
     """What ``foresight params method=clap`` prints."""
-    return format_table(breakdown(cfg))
+    return paper_table(breakdown(cfg), PAPER_BILLIONS, "B", digits=3)

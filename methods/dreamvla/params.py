@@ -9,24 +9,15 @@ ViT-B/32 text, MAE ViT-B/16), so counting allocates no memory and needs no weigh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from foresight.methods.dreamvla.config import DreamVLAConfig
-from foresight.params import LIBERO_INFO, count
+from foresight.params import LIBERO_INFO, Row, count, paper_table
 from foresight.types import DatasetInfo
 
 PAPER_MILLIONS = {"  backbone.gpt (GPT-2 medium)": 345.0}
 """App. A.1: "GPT-2 Medium ... approximately 345 million parameters" (with its 50,257 x 1,024 token table, which
 inputs_embeds never reads: ours drops it, 51.5 M fewer). The paper states no other size."""
-
-
-@dataclass
-class Row:
-    name: str
-    params: int
-    note: str = ""
 
 
 def frozen_encoders() -> list[Row]:
@@ -66,15 +57,6 @@ def breakdown(cfg: DreamVLAConfig, info: DatasetInfo = LIBERO_INFO) -> list[Row]
     return rows
 
 
-def format_table(rows: list[Row]) -> str:
-    lines = [f"{'component':<58}{'params':>14}{'ours (M)':>10}{'paper (M)':>11}  note"]
-    for row in rows:
-        paper = PAPER_MILLIONS.get(row.name)
-        paper_text = f"{paper:.0f}" if paper is not None else ""
-        lines.append(f"{row.name:<58}{row.params:>14,}{row.params / 1e6:>10.1f}{paper_text:>11}  {row.note}")
-    return "\n".join(lines)
-
-
 def report(cfg: DreamVLAConfig) -> str:
     """What ``foresight params method=dreamvla`` prints."""
-    return format_table(breakdown(cfg))
+    return paper_table(breakdown(cfg), PAPER_MILLIONS, "M", digits=1)

@@ -9,22 +9,13 @@ SVD) is not part of the method: it is loaded frozen from its folder and never sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from foresight.methods.mola.config import MoLAConfig
-from foresight.params import LIBERO_INFO, count
+from foresight.params import LIBERO_INFO, Row, count, paper_table
 from foresight.types import DatasetInfo
 
 PAPER_MILLIONS = {"MoIDM (kept for the policy)": 90.58, "action head": 22.90}  # Table 8
-
-
-@dataclass
-class Row:
-    name: str
-    params: int
-    note: str = ""
 
 
 def breakdown(cfg: MoLAConfig, info: DatasetInfo = LIBERO_INFO) -> list[Row]:
@@ -52,15 +43,6 @@ def breakdown(cfg: MoLAConfig, info: DatasetInfo = LIBERO_INFO) -> list[Row]:
     return rows
 
 
-def format_table(rows: list[Row]) -> str:
-    lines = [f"{'component':<36}{'params':>14}{'ours (M)':>10}{'paper (M)':>11}  note"]
-    for row in rows:
-        paper = PAPER_MILLIONS.get(row.name)
-        paper_text = f"{paper:.2f}" if paper is not None else ""
-        lines.append(f"{row.name:<36}{row.params:>14,}{row.params / 1e6:>10.2f}{paper_text:>11}  {row.note}")
-    return "\n".join(lines)
-
-
 def report(cfg: MoLAConfig) -> str:
     """What ``foresight params method=mola`` prints."""
-    return format_table(breakdown(cfg))
+    return paper_table(breakdown(cfg), PAPER_MILLIONS, "M", digits=2)
