@@ -151,7 +151,9 @@ def _raft(folder: Path) -> None:
 
 
 def tiny_model(kind: str, build: Callable[[Path], None]) -> str:
-    """The folder of tiny model ``kind``, written once (atomically: a half-written folder is never used)."""
+    """The folder of tiny model ``kind``, written once (atomically: a half-written folder is never used).
+
+    Methods write their own tiny frozen models through it too (DreamVLA's CLIP/MAE, MoLA's video model)."""
     folder = tiny_root() / kind
     if folder.is_dir():
         return str(folder)

@@ -12,26 +12,23 @@ the batch. ``path`` is a local folder written by ``StableVideoDiffusionPipeline.
 model, or ``stabilityai/stable-video-diffusion-img2vid`` downloaded beforehand); nothing is downloaded here.
 
 ``mola_svd_tiny`` is the same pipeline with about 1.5 million random weights (UNet, temporal VAE, CLIP image encoder),
-written with ``save_pretrained`` under ``$FORESIGHT_CACHE/imaginers/tiny/svd`` on first use and loaded from there
+written with ``save_pretrained`` under ``$FORESIGHT_CACHE/teachers/tiny/mola_svd`` on first use and loaded from there
 like a user's own folder: tests and the ``mola_tiny`` preset exercise the real loading and sampling path.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from foresight.data.config import cache_root
 from foresight.encoders.digest import file_digest
 from foresight.encoders.registry import register_encoder
 from foresight.interfaces import Encoder
-
-TINY_SEED = 0
+from foresight.teachers.tiny import tiny_model
 
 
 class ImaginerError(ValueError):
@@ -143,10 +140,6 @@ class SVDImaginer(Encoder):
 # ------------------------------------------------------------------------------------------- tiny random model
 
 
-def tiny_svd_path() -> Path:
-    return cache_root() / "imaginers" / "tiny" / "svd"
-
-
 def _write_tiny_svd(folder: Path) -> None:
     """A StableVideoDiffusionPipeline in the released layout, about 1.5 million random weights (16x16, 2 frames)."""
     from diffusers import (
@@ -209,27 +202,10 @@ def _write_tiny_svd(folder: Path) -> None:
     ).save_pretrained(folder)
 
 
-def write_tiny_svd() -> Path:
-    """The tiny pipeline's folder, written once (atomically: a half-written folder is never used)."""
-    folder = tiny_svd_path()
-    if (folder / "model_index.json").is_file():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".svd.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(TINY_SEED)
-        _write_tiny_svd(tmp)
-    try:
-        os.replace(tmp, folder)
-    except OSError:  # another process finished first: its folder holds the same seeded weights
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
 @register_encoder("mola_svd_tiny")
 class TinySVDImaginer(SVDImaginer):
     """:class:`SVDImaginer` on the tiny random pipeline (16x16, 2 frames): shapes and plumbing, no meaning."""
 
     def __init__(self, size: int = 32, num_frames: int = 2, seed: int = 0, device: str | None = None) -> None:
-        super().__init__(str(write_tiny_svd()), size=size, num_frames=num_frames, seed=seed, device=device)
+        folder = tiny_model("mola_svd", _write_tiny_svd)
+        super().__init__(folder, size=size, num_frames=num_frames, seed=seed, device=device)
