@@ -14,26 +14,13 @@ from torch import nn
 
 from foresight.methods.clad.config import VLMConfig
 from foresight.methods.clap.config import BackboneConfig
+from foresight.nn.gpt import gpt2_on_embeddings
 
 
 def build_backbone(cfg: BackboneConfig, positions: int) -> nn.Module:
     """The backbone without any vocabulary head: ``module(inputs_embeds=..., output_hidden_states=True)``."""
     if cfg.kind == "scratch":
-        from transformers import GPT2Config, GPT2Model
-
-        config = GPT2Config(
-            vocab_size=1,  # never indexed: inputs are embeddings
-            n_positions=positions,
-            n_embd=cfg.hidden_dim,
-            n_layer=cfg.num_layers,
-            n_head=cfg.num_heads,
-            resid_pdrop=cfg.dropout,
-            embd_pdrop=cfg.dropout,
-            attn_pdrop=cfg.dropout,
-            bos_token_id=None,
-            eos_token_id=None,
-        )
-        return GPT2Model(config)
+        return gpt2_on_embeddings(cfg.hidden_dim, cfg.num_layers, cfg.num_heads, positions, cfg.dropout)
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(cfg.path).base_model

@@ -10,6 +10,7 @@ from torch import nn
 from foresight.methods.dreamvla.attention import TokenLayout, additive_mask, attention_mask, mask_padded_steps
 from foresight.methods.dreamvla.config import BackboneConfig
 from foresight.nn import PerceiverPool
+from foresight.nn.gpt import gpt2_on_embeddings
 
 
 class StateEncoder(nn.Module):
@@ -63,7 +64,7 @@ class DreamBackbone(nn.Module):
         history: int,
     ) -> None:
         super().__init__()
-        from transformers import GPT2Config, GPT2Model
+        from transformers import GPT2Model
 
         self.cfg = cfg
         self.dream_groups = dream_groups
@@ -82,19 +83,7 @@ class DreamBackbone(nn.Module):
             if self.gpt.config.n_embd != h or self.gpt.config.n_positions < self.layout.length:
                 raise ValueError(f"backbone.pretrained={cfg.pretrained!r} does not match hidden_dim={h}")
         else:
-            gpt_cfg = GPT2Config(
-                vocab_size=1,  # inputs_embeds only: the word embedding table is never read
-                bos_token_id=None,
-                eos_token_id=None,
-                n_positions=positions,
-                n_embd=h,
-                n_layer=cfg.num_layers,
-                n_head=cfg.num_heads,
-                resid_pdrop=cfg.dropout,
-                embd_pdrop=cfg.dropout,
-                attn_pdrop=cfg.dropout,
-            )
-            self.gpt = GPT2Model(gpt_cfg)
+            self.gpt = gpt2_on_embeddings(h, cfg.num_layers, cfg.num_heads, positions, cfg.dropout)
         if cfg.gradient_checkpointing:  # transformers >= 5 renamed it; the floor (4.40) has the old name only
             enable = (
                 getattr(self.gpt, "activation_checkpointing_enable", None) or self.gpt.gradient_checkpointing_enable
